@@ -1,0 +1,289 @@
+//! A BERT encoder written for inference on CPUs: tensors in, tensors out, no I/O.
+//!
+//! Differences from candle-transformers' general-purpose BERT, all for speed:
+//! query, key and value are one fused projection; the 1/sqrt(d) attention
+//! scale is folded into the query weights at load time; matrix products run on
+//! `[batch·tokens, hidden]` 2-D views, so each is one large GEMM; and the
+//! attention mask is skipped when a batch has no padding.
+use candle_core::{D, DType, Module, Tensor};
+use candle_nn::{LayerNorm, Linear, VarBuilder};
+use serde::Deserialize;
+
+/// The fields of a Hugging Face `config.json` that a BERT encoder needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+}
+
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_act() -> String {
+    "gelu".to_string()
+}
+
+struct Layer {
+    qkv: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    up: Linear,
+    down: Linear,
+    out_norm: LayerNorm,
+}
+
+pub struct Bert {
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    emb_norm: LayerNorm,
+    layers: Vec<Layer>,
+    heads: usize,
+    head_dim: usize,
+    hidden: usize,
+}
+
+fn linear(vb: &VarBuilder, out_dim: usize, in_dim: usize) -> candle_core::Result<Linear> {
+    let w = vb.get((out_dim, in_dim), "weight")?;
+    let b = vb.get(out_dim, "bias")?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+fn layer_norm(vb: &VarBuilder, dim: usize, eps: f64) -> candle_core::Result<LayerNorm> {
+    let w = vb.get(dim, "weight")?;
+    let b = vb.get(dim, "bias")?;
+    Ok(LayerNorm::new(w, b, eps))
+}
+
+impl Bert {
+    /// Builds the encoder from weights named as in Hugging Face's `BertModel`
+    /// (an optional `bert.` prefix is accepted).
+    pub fn load(vb: VarBuilder, cfg: &BertConfig) -> candle_core::Result<Self> {
+        if cfg.hidden_act != "gelu" {
+            candle_core::bail!("unsupported hidden_act {:?}: only gelu", cfg.hidden_act);
+        }
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
+            candle_core::bail!("hidden_size must be a multiple of num_attention_heads");
+        }
+        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            vb.pp("bert")
+        } else {
+            vb
+        };
+        let h = cfg.hidden_size;
+        let heads = cfg.num_attention_heads;
+        let head_dim = h / heads;
+        let emb = vb.pp("embeddings");
+        let word = emb.get((cfg.vocab_size, h), "word_embeddings.weight")?;
+        let position = emb.get(
+            (cfg.max_position_embeddings, h),
+            "position_embeddings.weight",
+        )?;
+        // Single-segment input: only row 0 of the token-type table is ever used.
+        let token_type = emb
+            .get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?
+            .get(0)?;
+        let emb_norm = layer_norm(&emb.pp("LayerNorm"), h, cfg.layer_norm_eps)?;
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let l = vb.pp(format!("encoder.layer.{i}"));
+            let att = l.pp("attention");
+            let q = linear(&att.pp("self.query"), h, h)?;
+            let k = linear(&att.pp("self.key"), h, h)?;
+            let v = linear(&att.pp("self.value"), h, h)?;
+            let bias = |l: &Linear| -> candle_core::Result<Tensor> {
+                l.bias()
+                    .cloned()
+                    .ok_or_else(|| candle_core::Error::Msg("missing bias".into()))
+            };
+            let w = Tensor::cat(
+                &[
+                    (q.weight() * scale)?,
+                    k.weight().clone(),
+                    v.weight().clone(),
+                ],
+                0,
+            )?;
+            let b = Tensor::cat(&[(bias(&q)? * scale)?, bias(&k)?, bias(&v)?], 0)?;
+            layers.push(Layer {
+                qkv: Linear::new(w, Some(b)),
+                attn_out: linear(&att.pp("output.dense"), h, h)?,
+                attn_norm: layer_norm(&att.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?,
+                up: linear(&l.pp("intermediate.dense"), cfg.intermediate_size, h)?,
+                down: linear(&l.pp("output.dense"), h, cfg.intermediate_size)?,
+                out_norm: layer_norm(&l.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?,
+            });
+        }
+        Ok(Self {
+            word,
+            position,
+            token_type,
+            emb_norm,
+            layers,
+            heads,
+            head_dim,
+            hidden: h,
+        })
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.hidden
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.position.dim(0).unwrap_or(0)
+    }
+
+    /// `ids`: `[batch, len]` u32 token ids. `mask`: `[batch, len]` f32, 1 for
+    /// tokens and 0 for padding, or `None` when nothing is padded.
+    /// Returns the last hidden states, `[batch, len, hidden]`.
+    pub fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let (b, len) = ids.dims2()?;
+        let h = self.hidden;
+        let x = self.word.index_select(&ids.flatten_all()?, 0)?;
+        let pos = self
+            .position
+            .narrow(0, 0, len)?
+            .broadcast_add(&self.token_type)?;
+        let x = x.reshape((b, len, h))?.broadcast_add(&pos)?;
+        let mut x = self.emb_norm.forward(&x.reshape((b * len, h))?)?;
+        // Additive bias: 0 where attended, a large negative where padded.
+        let bias = match mask {
+            Some(m) => Some(((m.to_dtype(DType::F32)? - 1.0)? * 1e4)?.reshape((b, 1, 1, len))?),
+            None => None,
+        };
+        for layer in &self.layers {
+            x = self.layer(layer, &x, b, len, bias.as_ref())?;
+        }
+        x.reshape((b, len, h))
+    }
+
+    fn layer(
+        &self,
+        l: &Layer,
+        x: &Tensor,
+        b: usize,
+        len: usize,
+        bias: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let (nh, hd, h) = (self.heads, self.head_dim, self.hidden);
+        let qkv = l.qkv.forward(x)?.reshape((b, len, 3, nh, hd))?;
+        let q = qkv
+            .narrow(2, 0, 1)?
+            .squeeze(2)?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let kt = qkv
+            .narrow(2, 1, 1)?
+            .squeeze(2)?
+            .permute((0, 2, 3, 1))?
+            .contiguous()?;
+        let v = qkv
+            .narrow(2, 2, 1)?
+            .squeeze(2)?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let mut scores = q.matmul(&kt)?;
+        if let Some(bias) = bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b * len, h))?;
+        let attn = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + x)?)?;
+        let up = l.up.forward(&attn)?.gelu_erf()?;
+        l.out_norm.forward(&(l.down.forward(&up)? + attn)?)
+    }
+}
+
+/// Attention-masked mean over tokens, then L2 normalization: the sentence
+/// vector sentence-transformers computes for this model.
+pub fn mean_pool_normalize(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norm = mean
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
+    mean.broadcast_div(&norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use candle_nn::VarMap;
+
+    fn tiny() -> (Bert, BertConfig) {
+        let cfg = BertConfig {
+            vocab_size: 50,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 32,
+            max_position_embeddings: 32,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_act: "gelu".into(),
+        };
+        // A first load creates the variables (zeros); give them random values
+        // and load again, so the model computes something non-trivial.
+        let map = VarMap::new();
+        let vb = VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
+        Bert::load(vb.clone(), &cfg).unwrap();
+        for var in map.all_vars() {
+            let noise = Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap();
+            var.set(&noise).unwrap();
+        }
+        (Bert::load(vb, &cfg).unwrap(), cfg)
+    }
+
+    #[test]
+    fn padding_does_not_change_the_sentence_vector() {
+        let (bert, _) = tiny();
+        let dev = Device::Cpu;
+        let alone = Tensor::new(&[[1u32, 7, 9, 2]], &dev).unwrap();
+        let ones = Tensor::ones((1, 4), DType::F32, &dev).unwrap();
+        let a = mean_pool_normalize(&bert.forward(&alone, None).unwrap(), &ones).unwrap();
+        let padded = Tensor::new(&[[1u32, 7, 9, 2, 0, 0], [1, 3, 4, 5, 6, 2]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0., 0.], [1.; 6]], &dev).unwrap();
+        let b = mean_pool_normalize(&bert.forward(&padded, Some(&mask)).unwrap(), &mask).unwrap();
+        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
+        let b0: Vec<f32> = b.get(0).unwrap().to_vec1().unwrap();
+        for (x, y) in a.iter().zip(&b0) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+        let norm: f32 = b0.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn rejects_unknown_activation() {
+        let (_, mut cfg) = tiny();
+        cfg.hidden_act = "relu".into();
+        let map = VarMap::new();
+        let vb = VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
+        assert!(Bert::load(vb, &cfg).is_err());
+    }
+}

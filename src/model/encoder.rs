@@ -1,0 +1,217 @@
+//! Sentence vectors: tokenizer, BERT, mean pooling and normalization, with
+//! length-sorted batching so padding costs little.
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::Deserialize;
+use tokenizers::Tokenizer;
+
+use super::bert::{Bert, BertConfig, mean_pool_normalize};
+use super::resolve::ModelFiles;
+use crate::error::{Error, Result};
+
+/// sentence-transformers reads at most this many tokens of a statement unless
+/// the model's `sentence_bert_config.json` says otherwise.
+const DEFAULT_MAX_TOKENS: usize = 256;
+
+/// One statement, tokenized and cut to the encoder's window.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub ids: Vec<u32>,
+    /// True when the statement was longer than the window.
+    pub truncated: bool,
+}
+
+/// Limits on one forward pass.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_batch_size: usize,
+    /// Padded tokens per pass (batch size × longest sequence).
+    pub max_batch_tokens: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            max_batch_size: 32,
+            max_batch_tokens: 8192,
+        }
+    }
+}
+
+pub struct Encoder {
+    tokenizer: Tokenizer,
+    bert: Bert,
+    device: Device,
+    max_tokens: usize,
+    sep_id: u32,
+    pad_id: u32,
+    limits: BatchLimits,
+}
+
+#[derive(Deserialize)]
+struct SentenceConfig {
+    max_seq_length: Option<usize>,
+}
+
+impl Encoder {
+    pub fn load(files: &ModelFiles) -> Result<Self> {
+        let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| Error::io(p, e));
+        let cfg: BertConfig =
+            serde_json::from_slice(&read(&files.config)?).map_err(|e| Error::ModelFile {
+                path: files.config.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut tokenizer =
+            Tokenizer::from_file(&files.tokenizer).map_err(|e| Error::ModelFile {
+                path: files.tokenizer.clone(),
+                reason: e.to_string(),
+            })?;
+        // The shipped tokenizer.json pads and truncates to 128; we do both
+        // ourselves, per batch, at the window sentence-transformers uses.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let token = |t: &str| {
+            tokenizer.token_to_id(t).ok_or_else(|| Error::ModelFile {
+                path: files.tokenizer.clone(),
+                reason: format!("vocabulary has no {t}"),
+            })
+        };
+        let sep_id = token("[SEP]")?;
+        let pad_id = token("[PAD]").unwrap_or(0);
+        let sentence_max = match &files.sentence_config {
+            Some(p) => serde_json::from_slice::<SentenceConfig>(&read(p)?)
+                .ok()
+                .and_then(|c| c.max_seq_length),
+            None => None,
+        };
+        let max_tokens = sentence_max
+            .unwrap_or(DEFAULT_MAX_TOKENS)
+            .min(cfg.max_position_embeddings)
+            .max(2);
+        let device = Device::Cpu;
+        // SAFETY: the weights file is memory-mapped read-only; detente never
+        // writes to it, and the cache's blobs are not rewritten in place.
+        let vb =
+            unsafe { VarBuilder::from_mmaped_safetensors(&[&files.weights], DType::F32, &device) }
+                .map_err(|e| Error::ModelFile {
+                    path: files.weights.clone(),
+                    reason: e.to_string(),
+                })?;
+        let bert = Bert::load(vb, &cfg).map_err(|e| Error::ModelFile {
+            path: files.weights.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            tokenizer,
+            bert,
+            device,
+            max_tokens,
+            sep_id,
+            pad_id,
+            limits: BatchLimits::default(),
+        })
+    }
+
+    pub fn with_limits(mut self, limits: BatchLimits) -> Self {
+        self.limits = BatchLimits {
+            max_batch_size: limits.max_batch_size.max(1),
+            max_batch_tokens: limits.max_batch_tokens.max(self.max_tokens),
+        };
+        self
+    }
+
+    pub fn limits(&self) -> BatchLimits {
+        self.limits
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.bert.hidden_size()
+    }
+
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// Tokenizes with [CLS]/[SEP] and keeps at most `max_tokens`, as
+    /// sentence-transformers does: the tail is cut and [SEP] kept last.
+    pub fn tokenize(&self, text: &str) -> Result<Tokens> {
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut ids = enc.get_ids().to_vec();
+        let truncated = ids.len() > self.max_tokens;
+        if truncated {
+            ids.truncate(self.max_tokens - 1);
+            ids.push(self.sep_id);
+        }
+        Ok(Tokens { ids, truncated })
+    }
+
+    pub fn tokenize_all(&self, texts: &[&str]) -> Result<Vec<Tokens>> {
+        texts.iter().map(|t| self.tokenize(t)).collect()
+    }
+
+    /// Sentence vectors `[n, hidden]` for tokenized statements, in input order.
+    pub fn embed_tokens(&self, tokens: &[Tokens]) -> Result<Tensor> {
+        if tokens.is_empty() {
+            return Ok(Tensor::zeros(
+                (0, self.hidden_size()),
+                DType::F32,
+                &self.device,
+            )?);
+        }
+        // Sort by length so each pass pads little, then restore the order.
+        let mut order: Vec<usize> = (0..tokens.len()).collect();
+        order.sort_by_key(|&i| tokens[i].ids.len());
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start + 1;
+            while end < order.len()
+                && end - start < self.limits.max_batch_size
+                && (end - start + 1) * tokens[order[end]].ids.len() <= self.limits.max_batch_tokens
+            {
+                end += 1;
+            }
+            let batch: Vec<&Tokens> = order[start..end].iter().map(|&i| &tokens[i]).collect();
+            parts.push(self.forward_batch(&batch)?);
+            start = end;
+        }
+        let sorted = Tensor::cat(&parts, 0)?;
+        let mut inverse = vec![0u32; order.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            inverse[i] = pos as u32;
+        }
+        let idx = Tensor::new(inverse.as_slice(), &self.device)?;
+        Ok(sorted.index_select(&idx, 0)?)
+    }
+
+    /// Sentence vectors for statements, in input order, with their truncation flags.
+    pub fn embed(&self, texts: &[&str]) -> Result<(Tensor, Vec<bool>)> {
+        let tokens = self.tokenize_all(texts)?;
+        let truncated = tokens.iter().map(|t| t.truncated).collect();
+        Ok((self.embed_tokens(&tokens)?, truncated))
+    }
+
+    /// One padded forward pass.
+    fn forward_batch(&self, batch: &[&Tokens]) -> Result<Tensor> {
+        let len = batch.iter().map(|t| t.ids.len()).max().unwrap_or(0);
+        let n = batch.len();
+        let mut ids = Vec::with_capacity(n * len);
+        let mut mask = Vec::with_capacity(n * len);
+        for t in batch {
+            ids.extend_from_slice(&t.ids);
+            ids.extend(std::iter::repeat_n(self.pad_id, len - t.ids.len()));
+            mask.extend(std::iter::repeat_n(1f32, t.ids.len()));
+            mask.extend(std::iter::repeat_n(0f32, len - t.ids.len()));
+        }
+        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        let padded = batch.iter().any(|t| t.ids.len() < len);
+        let hidden = self.bert.forward(&ids, padded.then_some(&mask))?;
+        Ok(mean_pool_normalize(&hidden, &mask)?)
+    }
+}

@@ -1,0 +1,10 @@
+//! Everything that touches the model: finding its files, the BERT encoder,
+//! sentence vectors and the stance head.
+pub mod bert;
+pub mod encoder;
+pub mod head;
+pub mod resolve;
+
+pub use encoder::{BatchLimits, Encoder, Tokens};
+pub use head::{HeadConfig, HeadKind, StanceHead};
+pub use resolve::{DEFAULT_MODEL, DEFAULT_REVISION, ModelFiles, resolve};

@@ -1,0 +1,126 @@
+//! MODEL_CARD.md, written by `detente train` from what it measured.
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use super::data::Split;
+use crate::model::HeadConfig;
+use crate::stance::Stance;
+
+pub fn model_card(
+    cfg: &HeadConfig,
+    files: &[PathBuf],
+    counts: &BTreeMap<(Split, Stance), usize>,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# detente stance head\n");
+    let _ = writeln!(
+        s,
+        "Written by `detente train`; do not edit by hand. Retrain with\n`detente train --data models/data --out models/stance-head`.\n"
+    );
+    let _ = writeln!(s, "## What it is\n");
+    let _ = writeln!(
+        s,
+        "A {} head ({}) over the {}-dimensional sentence vectors of `{}` (revision `{}`,\n\
+         mean-pooled, L2-normalized, at most {} tokens). It labels a quoted statement\n\
+         as optimistic, threatening, conciliatory or neutral (see the labeling guide in the README).\n\
+         Probabilities are divided by a temperature of {:.2} fitted on the dev split.\n",
+        cfg.kind.as_str(),
+        if cfg.hidden > 0 {
+            format!("{} hidden ReLU units", cfg.hidden)
+        } else {
+            "one linear layer".to_string()
+        },
+        cfg.encoder.embedding_size,
+        cfg.encoder.model_id,
+        cfg.encoder.revision,
+        cfg.encoder.max_tokens,
+        cfg.temperature
+    );
+    let _ = writeln!(s, "## Data\n");
+    let _ = writeln!(
+        s,
+        "Statements written for this project in the style of wire-service quotations\n\
+         (no sentence copied from a published article), from:\n"
+    );
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(s, "- `{name}`");
+    }
+    let _ = writeln!(
+        s,
+        "\nSplit by a stable hash of each statement, stratified by label: 10% test,\n10% dev, 80% train. The test split is used only for the figures below.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| split | optimistic | threatening | conciliatory | neutral | total |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for split in [Split::Train, Split::Dev, Split::Test] {
+        let row: Vec<usize> = Stance::ALL
+            .iter()
+            .map(|l| counts.get(&(split, *l)).copied().unwrap_or(0))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            split.as_str(),
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row.iter().sum::<usize>()
+        );
+    }
+    let _ = writeln!(s, "\n## Method\n");
+    let _ = writeln!(
+        s,
+        "Full-batch AdamW with inverse-frequency class weights, seed {}, weights\n\
+         initialized from a seeded ChaCha stream: a rerun gives the same head. Each\n\
+         candidate keeps its best checkpoint by dev macro-F1; the best candidate wins.\n",
+        cfg.seed
+    );
+    let _ = writeln!(s, "| candidate | dev macro-F1 | dev accuracy | best step |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for c in &cfg.candidates {
+        let _ = writeln!(
+            s,
+            "| {} | {:.3} | {:.3} | {} |",
+            c.name, c.dev_macro_f1, c.dev_accuracy, c.steps
+        );
+    }
+    let _ = writeln!(s, "\n## Quality (after calibration)\n");
+    let _ = writeln!(
+        s,
+        "| split | statements | accuracy | macro-F1 | ECE | NLL |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for (name, m) in &cfg.metrics {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            m.size, m.accuracy, m.macro_f1, m.ece, m.nll
+        );
+    }
+    for (name, m) in &cfg.metrics {
+        let _ = writeln!(s, "\n### {name} split\n\n```\n{}```", m.report());
+    }
+    let _ = writeln!(s, "\n## Known failure modes\n");
+    let _ = writeln!(
+        s,
+        "- The corpus is written by the project, not sampled from real news; real\n  \
+         quotations are longer, more hedged and more context-dependent, so expect lower\n  \
+         figures on them than on the test split above.\n\
+         - Sentence vectors blur negation and conditionals: \"we have no intention of\n  \
+         attacking\" sits close to \"we intend to attack\". The corpus has near-identical\n  \
+         pairs with different labels for this reason, but errors remain.\n\
+         - Optimistic and conciliatory are the closest pair (an assessment vs an offer).\n\
+         - Stance depends on who \"they\" are; the head sees only the quoted words.\n\
+         - Statements longer than {} tokens are read only up to the window.",
+        cfg.encoder.max_tokens
+    );
+    s
+}
