@@ -110,15 +110,16 @@ impl Analyzer {
     /// Resolves and loads the encoder, loads the head, and checks they belong together.
     pub fn load(opts: &ModelOptions) -> Result<Self> {
         let files = crate::model::resolve(&opts.model, &opts.revision)?;
-        let encoder = Encoder::load(&files)?.with_limits(opts.limits);
+        let mut encoder = Encoder::load(&files)?.with_limits(opts.limits);
         let head = StanceHead::load(&opts.head)?;
-        let analyzer = Self::from_parts(encoder, head, files);
-        let (probe, _) = analyzer.encoder.embed(&[PROBE_TEXT])?;
+        // The check runs on the base encoder, before any adapter is merged.
+        let (probe, _) = encoder.embed(&[PROBE_TEXT])?;
         let probe: Vec<f32> = probe.get(0)?.to_vec1()?;
-        analyzer
-            .head
-            .check_encoder(analyzer.encoder.hidden_size(), &probe)?;
-        Ok(analyzer)
+        head.check_encoder(encoder.hidden_size(), &probe)?;
+        if let Some(adapter) = head.load_adapter(encoder.num_layers(), encoder.hidden_size())? {
+            encoder.merge_adapter(&adapter)?;
+        }
+        Ok(Self::from_parts(encoder, head, files))
     }
 
     pub fn from_parts(encoder: Encoder, head: StanceHead, files: ModelFiles) -> Self {

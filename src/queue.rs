@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -36,6 +37,7 @@ impl Default for QueueOptions {
 struct Job {
     tokens: Vec<Tokens>,
     reply: oneshot::Sender<Result<Vec<Classification>>>,
+    enqueued: Instant,
 }
 
 struct Shared {
@@ -45,13 +47,25 @@ struct Shared {
     closed: std::sync::atomic::AtomicBool,
 }
 
-/// Observations for metrics: called with (batch statements, queued statements).
-pub type BatchObserver = Arc<dyn Fn(usize, usize) + Send + Sync>;
+/// What the queue reports, for metrics. Every method defaults to doing nothing.
+pub trait QueueObserver: Send + Sync {
+    /// A caller's statements were tokenized.
+    fn tokenized(&self, _statements: usize, _took: Duration) {}
+    /// A job waited this long between enqueueing and its forward pass.
+    fn waited(&self, _took: Duration) {}
+    /// One drain of the queue: statements labeled, statements still queued, time spent.
+    fn batch(&self, _statements: usize, _queued: usize, _took: Duration) {}
+    /// Jobs dropped unlabeled because their callers had gone.
+    fn skipped(&self, _jobs: usize) {}
+}
+
+pub type BatchObserver = Arc<dyn QueueObserver>;
 
 pub struct BatchQueue {
     analyzer: Arc<Analyzer>,
     shared: Arc<Shared>,
     opts: QueueOptions,
+    observer: Option<BatchObserver>,
 }
 
 impl BatchQueue {
@@ -68,9 +82,10 @@ impl BatchQueue {
         });
         let worker_shared = shared.clone();
         let worker_analyzer = analyzer.clone();
+        let worker_observer = observer.clone();
         let spawned = std::thread::Builder::new()
             .name("detente-inference".into())
-            .spawn(move || worker(worker_analyzer, worker_shared, opts, observer));
+            .spawn(move || worker(worker_analyzer, worker_shared, opts, worker_observer));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the inference thread");
             shared.closed.store(true, Ordering::SeqCst);
@@ -79,6 +94,7 @@ impl BatchQueue {
             analyzer,
             shared,
             opts,
+            observer,
         }
     }
 
@@ -92,7 +108,9 @@ impl BatchQueue {
 
     /// Labels statements, sharing forward passes with concurrent callers.
     /// Dropping the returned future withdraws the request: the worker skips
-    /// jobs whose caller has gone.
+    /// jobs whose caller has gone. Large requests are cut into jobs of at most
+    /// `max_drain` statements, so a caller that leaves mid-way stops costing
+    /// inference at the next cut, and other callers' jobs interleave.
     pub async fn classify(&self, statements: Vec<String>) -> Result<Vec<Classification>> {
         if statements.is_empty() {
             return Ok(Vec::new());
@@ -105,27 +123,46 @@ impl BatchQueue {
             n,
         };
         let analyzer = self.analyzer.clone();
+        let started = Instant::now();
         let tokens = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
             analyzer.tokenize(&refs)
         })
         .await
         .map_err(|e| Error::InvalidInput(format!("tokenization failed: {e}")))??;
-        let (tx, rx) = oneshot::channel();
+        if let Some(obs) = &self.observer {
+            obs.tokenized(n, started.elapsed());
+        }
+        let chunk = self.opts.max_drain.max(1);
+        let mut receivers = Vec::with_capacity(n.div_ceil(chunk));
         {
             let mut jobs = self
                 .shared
                 .jobs
                 .lock()
                 .map_err(|_| Error::Overloaded("inference queue is unavailable".into()))?;
-            jobs.push_back(Job { tokens, reply: tx });
+            let enqueued = Instant::now();
+            let mut tokens = tokens.into_iter().peekable();
+            while tokens.peek().is_some() {
+                let (tx, rx) = oneshot::channel();
+                jobs.push_back(Job {
+                    tokens: tokens.by_ref().take(chunk).collect(),
+                    reply: tx,
+                    enqueued,
+                });
+                receivers.push(rx);
+            }
         }
         self.shared.ready.notify_one();
-        let out = rx
-            .await
-            .map_err(|_| Error::Overloaded("the inference worker stopped".into()))?;
+        let mut out = Vec::with_capacity(n);
+        for rx in receivers {
+            let part = rx
+                .await
+                .map_err(|_| Error::Overloaded("the inference worker stopped".into()))??;
+            out.extend(part);
+        }
         drop(guard);
-        out
+        Ok(out)
     }
 
     fn reserve(&self, n: usize) -> Result<()> {
@@ -200,15 +237,30 @@ fn worker(
             taken
         };
         // Callers that gave up cost nothing.
+        let taken = batch.len();
         let live: Vec<Job> = batch.into_iter().filter(|j| !j.reply.is_closed()).collect();
+        if let Some(obs) = &observer {
+            if live.len() < taken {
+                obs.skipped(taken - live.len());
+            }
+            for job in &live {
+                obs.waited(job.enqueued.elapsed());
+            }
+        }
         if live.is_empty() {
             continue;
         }
         let all: Vec<Tokens> = live.iter().flat_map(|j| j.tokens.iter().cloned()).collect();
+        let started = Instant::now();
+        let result = analyzer.classify_tokens(&all);
         if let Some(obs) = &observer {
-            obs(all.len(), shared.queued.load(Ordering::SeqCst));
+            obs.batch(
+                all.len(),
+                shared.queued.load(Ordering::SeqCst),
+                started.elapsed(),
+            );
         }
-        match analyzer.classify_tokens(&all) {
+        match result {
             Ok(labels) => {
                 let mut labels = labels.into_iter();
                 for job in live {

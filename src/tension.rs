@@ -168,9 +168,11 @@ pub fn score(statements: &[Statement], names: &[String]) -> Tension {
     );
     let describe = |i: usize| {
         let who = names.get(i).map(String::as_str).unwrap_or("a statement");
+        // People count quotations from 1, as the text table does.
         format!(
-            "{who} ({}, quote {})",
-            statements[i].label, statements[i].quote_index
+            "{who} ({}, #{})",
+            statements[i].label,
+            statements[i].quote_index + 1
         )
     };
     if let Some(i) = raising {

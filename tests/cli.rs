@@ -11,14 +11,21 @@ fn classify_jsonl_shape_is_the_contract() {
         .arg("The committee meets on Tuesday.")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["text"], "We will respond with force to any incursion.");
+    assert_eq!(
+        lines[0]["text"],
+        "We will respond with force to any incursion."
+    );
     assert_eq!(lines[0]["label"], "threatening");
     for l in &lines {
         let s = &l["scores"];
@@ -50,9 +57,17 @@ fn classify_reads_stdin_lines_in_order() {
     let text = String::from_utf8(out.stdout).unwrap();
     let texts: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(texts, ["We hope for a deal.", "Troops are massing at the border."]);
+    assert_eq!(
+        texts,
+        ["We hope for a deal.", "Troops are massing at the border."]
+    );
 }
 
 #[test]
@@ -82,7 +97,10 @@ fn missing_file_fails_with_one_line_and_code_1() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = detente().args(["analyze", "--format", "yaml", "x"]).output().unwrap();
+    let out = detente()
+        .args(["analyze", "--format", "yaml", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -94,7 +112,10 @@ fn unreachable_server_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("detente: ") && err.contains("127.0.0.1:9"), "{err}");
+    assert!(
+        err.starts_with("detente: ") && err.contains("127.0.0.1:9"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -106,7 +127,10 @@ fn article_without_quotes_has_no_score() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"The council met on Monday. No one spoke to reporters.")?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"The council met on Monday. No one spoke to reporters.")?;
             c.wait_with_output()
         })
         .unwrap();

@@ -14,7 +14,10 @@ fn example() -> String {
 /// The seed article when ../shared is present, else the project's example.
 fn article() -> (String, Option<usize>) {
     match common::shared_fixtures() {
-        Some(dir) => (std::fs::read_to_string(dir.join("seed-article.txt")).unwrap(), Some(17)),
+        Some(dir) => (
+            std::fs::read_to_string(dir.join("seed-article.txt")).unwrap(),
+            Some(17),
+        ),
         None => (example(), None),
     }
 }
@@ -36,11 +39,22 @@ async fn every_rpc_against_the_real_server() {
     let (text, gold_count) = article();
 
     // GetInfo
-    let info = client.get_info(proto::GetInfoRequest {}).await.unwrap().into_inner();
+    let info = client
+        .get_info(proto::GetInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(info.model_id, "sentence-transformers/all-MiniLM-L6-v2");
-    assert_eq!(info.labels, ["optimistic", "threatening", "conciliatory", "neutral"]);
+    assert_eq!(
+        info.labels,
+        ["optimistic", "threatening", "conciliatory", "neutral"]
+    );
     assert_eq!(info.embedding_size, 384);
-    assert!(info.head_metrics.iter().any(|m| m.split == "test" && m.macro_f1 > 0.5));
+    assert!(
+        info.head_metrics
+            .iter()
+            .any(|m| m.split == "test" && m.macro_f1 > 0.5)
+    );
 
     // ExtractQuotes
     let quotes = client
@@ -111,7 +125,11 @@ async fn every_rpc_against_the_real_server() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(err.message().contains("--max-article-bytes"), "{}", err.message());
+    assert!(
+        err.message().contains("--max-article-bytes"),
+        "{}",
+        err.message()
+    );
     let err = client
         .classify_statements(proto::ClassifyStatementsRequest {
             statements: vec!["  ".into()],
@@ -156,25 +174,39 @@ async fn every_rpc_against_the_real_server() {
     let ids: Vec<&str> = answers.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["a", "too-big", "empty", "b"]);
     assert!(answers[0].error.is_none() && !answers[0].quotes.is_empty());
-    assert_eq!(answers[1].error.as_ref().unwrap().code, tonic::Code::InvalidArgument as i32);
+    assert_eq!(
+        answers[1].error.as_ref().unwrap().code,
+        tonic::Code::InvalidArgument as i32
+    );
     let empty = answers[2].tension.as_ref().unwrap();
     assert!(answers[2].error.is_none() && !empty.has_score);
     assert_eq!(answers[3].quotes.len(), 1);
 
     // Health and reflection.
-    let mut health = tonic_health::pb::health_client::HealthClient::connect(server.url.clone())
-        .await
-        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        common::server::channel(&server.url).await.unwrap(),
+    );
     let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
         .status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     let services = list_services(&server.url).await;
-    assert!(services.contains(&"detente.v1.Detente".to_string()), "{services:?}");
-    assert!(services.contains(&"grpc.health.v1.Health".to_string()), "{services:?}");
+    assert!(
+        services.contains(&"detente.v1.Detente".to_string()),
+        "{services:?}"
+    );
+    assert!(
+        services.contains(&"grpc.health.v1.Health".to_string()),
+        "{services:?}"
+    );
 
     // The CLI's two faces print the same JSON.
     let path = common::repo_path("examples/strait-talks.txt");
@@ -201,7 +233,13 @@ async fn every_rpc_against_the_real_server() {
     assert!(v["tension"]["score"].is_number());
 
     // classify over the server matches in-process too.
-    let args = ["classify", "--format", "jsonl", "We hope the talks succeed.", "Nothing has been decided yet."];
+    let args = [
+        "classify",
+        "--format",
+        "jsonl",
+        "We hope the talks succeed.",
+        "Nothing has been decided yet.",
+    ];
     let local = stdout(&common::server::detente().args(args).output().unwrap());
     let remote = stdout(
         &common::server::detente()
@@ -218,7 +256,7 @@ async fn list_services(url: &str) -> Vec<String> {
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     };
-    let mut client = ServerReflectionClient::connect(url.to_string()).await.unwrap();
+    let mut client = ServerReflectionClient::new(common::server::channel(url).await.unwrap());
     let req = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),

@@ -1,14 +1,15 @@
 //! `detente analyze`: articles in, quotations with stances and tension out.
-use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{ModelArgs, client::Client, output};
+use super::{ModelArgs, client::Client, input, output};
 use detente::analyzer::Analysis;
 use detente::{Analyzer, Stance};
 
@@ -26,15 +27,56 @@ pub enum SortBy {
     Tension,
 }
 
+const EXAMPLES: &str = "\
+Examples:
+  Analyze one article, with a table of its quotations:
+    detente analyze article.txt
+
+  Every .txt, .md and .html file under a folder, most tense first:
+    detente analyze --sort tension news/
+
+  A saved web page (scripts, menus and page furniture are dropped):
+    detente analyze saved-page.html
+
+  From stdin:
+    cat story.txt | detente analyze -
+
+  JSON Lines in ({\"id\", \"title\", \"text\"} per line), JSON Lines out:
+    detente analyze --jsonl --format jsonl articles.jsonl > analyses.jsonl
+
+  A spreadsheet of tension per article:
+    detente analyze --format csv news/ > tension.csv
+
+  A Latin-1 file that declares no encoding:
+    detente analyze --encoding latin1 old-article.txt
+
+  Through a running server instead of loading the model here:
+    detente analyze --server http://127.0.0.1:50051 news/
+
+Exit status: 0 when every input was analyzed, 1 when some failed (each is
+reported on stderr; the others are still analyzed), 2 on a usage error.";
+
 #[derive(Args, Debug)]
+#[command(after_long_help = EXAMPLES)]
 pub struct AnalyzeArgs {
-    /// Articles: files, directories (searched for .txt and .md), or - for stdin.
-    #[arg(required = true)]
+    /// Articles: files, directories (searched recursively for .txt, .md and
+    /// .html), or - for stdin. HTML is reduced to its article text; *.jsonl
+    /// files are read as JSON Lines.
+    #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Read every input as JSON Lines: one {"id", "title", "text"} per line
+    /// (id and title optional).
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Encoding of inputs that declare none (no BOM, no HTML meta charset),
+    /// e.g. latin1, windows-1251, shift_jis. Without it such input must be UTF-8.
+    #[arg(long, value_name = "LABEL", value_parser = input::encoding_label)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// Analyze through a detente server instead of loading the model here.
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
-    /// Output format.
+    /// Output format: text for people; json (one object, or an array for
+    /// several articles), jsonl (one object per line) or csv for programs.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Order the articles before printing.
@@ -44,105 +86,38 @@ pub struct AnalyzeArgs {
     pub model: ModelArgs,
 }
 
-/// One input article.
-pub struct Article {
-    pub id: String,
-    pub text: String,
-}
-
-/// Expands directories and reads every input; unreadable ones are reported
-/// and skipped so the rest still run.
-pub fn read_inputs(inputs: &[PathBuf]) -> (Vec<Article>, usize) {
-    let mut articles = Vec::new();
-    let mut failed = 0;
-    for input in inputs {
-        if input == Path::new("-") {
-            let mut text = String::new();
-            match std::io::stdin().read_to_string(&mut text) {
-                Ok(_) => articles.push(Article {
-                    id: "-".into(),
-                    text,
-                }),
-                Err(e) => {
-                    eprintln!("detente: stdin: {e}");
-                    failed += 1;
-                }
-            }
-            continue;
-        }
-        let files = if input.is_dir() {
-            walk(input)
-        } else {
-            vec![input.clone()]
-        };
-        for f in files {
-            match read_text(&f) {
-                Ok(text) => articles.push(Article {
-                    id: f.display().to_string(),
-                    text,
-                }),
-                Err(e) => {
-                    eprintln!("detente: {}: {e:#}", f.display());
-                    failed += 1;
-                }
-            }
-        }
-    }
-    (articles, failed)
-}
-
-fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).context("cannot read")?;
-    String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            eprintln!("detente: {}: cannot read directory", d.display());
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "txt" | "md"))
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn progress(n: usize, quiet: bool) -> ProgressBar {
-    if quiet || n < 2 || !std::io::stderr().is_terminal() {
+    // Log lines at -v would tear the bar; they tell the progress instead.
+    if quiet || n < 2 || !std::io::stderr().is_terminal() || tracing::enabled!(tracing::Level::INFO)
+    {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(n as u64);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} articles {per_sec} eta {eta}",
+        "{spinner} {msg}[{elapsed_precise}] {wide_bar} {pos}/{len} articles, {per_sec}, eta {eta}",
     ) {
         bar.set_style(style);
     }
+    bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
 
+/// One analyzed article.
+pub struct Done {
+    pub id: String,
+    pub title: Option<String>,
+    pub analysis: Analysis,
+}
+
 pub fn run(args: AnalyzeArgs, quiet: bool) -> Result<ExitCode> {
-    let (articles, mut failed) = read_inputs(&args.inputs);
+    let opts = input::ReadOptions {
+        jsonl: args.jsonl,
+        encoding: args.encoding,
+    };
+    let (articles, mut failed) = input::read_inputs(&args.inputs, opts);
+    tracing::info!(articles = articles.len(), failed, "inputs read");
     let bar = progress(articles.len(), quiet);
-    let mut results: Vec<(String, Result<Analysis, String>)> = Vec::new();
+    let mut results: Vec<Result<Analysis, String>> = Vec::with_capacity(articles.len());
     if let Some(url) = &args.server {
         let rt = super::runtime()?;
         rt.block_on(async {
@@ -152,57 +127,90 @@ pub fn run(args: AnalyzeArgs, quiet: bool) -> Result<ExitCode> {
                     .iter()
                     .map(|a| (a.id.clone(), a.text.clone()))
                     .collect();
-                let answers = client.analyze(batch).await?;
-                for (a, r) in chunk.iter().zip(answers) {
-                    results.push((a.id.clone(), r));
+                for r in client.analyze(batch).await? {
+                    results.push(r);
                     bar.inc(1);
                 }
             }
             anyhow::Ok(())
         })?;
     } else if !articles.is_empty() {
+        bar.set_message("loading the model ");
         let analyzer = Analyzer::load(&args.model.options())?;
-        for chunk in articles.chunks(16) {
+        bar.set_message("");
+        // Small chunks keep the bar moving; the model batches across the chunk.
+        for chunk in articles.chunks(8) {
             let texts: Vec<&str> = chunk.iter().map(|a| a.text.as_str()).collect();
-            for (a, r) in chunk.iter().zip(analyzer.analyze_many(&texts)) {
-                results.push((a.id.clone(), r.map_err(|e| e.to_string())));
+            for r in analyzer.analyze_many(&texts) {
+                results.push(r.map_err(|e| e.to_string()));
                 bar.inc(1);
             }
         }
     }
     bar.finish_and_clear();
 
-    let mut done: Vec<(String, Analysis)> = Vec::new();
-    for (id, r) in results {
+    let mut done: Vec<Done> = Vec::new();
+    for (article, r) in articles.into_iter().zip(results) {
         match r {
-            Ok(a) => done.push((id, a)),
+            Ok(a) => {
+                tracing::info!(
+                    article = %article.id,
+                    quotations = a.quotes.len(),
+                    tension = ?a.tension.score,
+                    "analyzed"
+                );
+                done.push(Done {
+                    id: article.id,
+                    title: article.title,
+                    analysis: a,
+                });
+            }
             Err(e) => {
-                eprintln!("detente: {id}: {e}");
+                eprintln!("detente: {}: {e}", article.id);
                 failed += 1;
             }
         }
     }
     if args.sort == Some(SortBy::Tension) {
         done.sort_by(|a, b| {
-            let key = |x: &Analysis| x.tension.score.unwrap_or(f32::NEG_INFINITY);
-            key(&b.1).total_cmp(&key(&a.1))
+            let key = |x: &Done| x.analysis.tension.score.unwrap_or(f32::NEG_INFINITY);
+            key(b).total_cmp(&key(a))
         });
     }
-    print(&done, args.format)?;
-    if done.len() + failed > 1 {
-        summary(&done, failed, args.format)?;
-    }
-    Ok(if failed > 0 {
+    let code = if failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    };
+    let printed = print(&done, args.format).and_then(|()| {
+        if done.len() + failed > 1 {
+            summary(&done, failed, args.format, quiet)
+        } else {
+            Ok(())
+        }
+    });
+    match printed {
+        Ok(()) => Ok(code),
+        // `detente analyze … | head` closing the pipe early is not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(code),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
-fn object(id: &str, a: &Analysis) -> Result<serde_json::Value> {
-    let mut v = output::to_json(a)?;
+fn object(d: &Done) -> Result<serde_json::Value> {
+    let mut v = output::to_json(&d.analysis)?;
     if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), json!(id));
+        o.insert("id".into(), json!(d.id));
+        if let Some(t) = &d.title {
+            o.insert("title".into(), json!(t));
+        }
     }
     Ok(v)
 }
@@ -219,33 +227,30 @@ fn top_threatening(a: &Analysis) -> Option<&str> {
         .map(|s| s.speaker.as_str())
 }
 
-fn print(done: &[(String, Analysis)], format: Format) -> Result<()> {
+fn print(done: &[Done], format: Format) -> Result<()> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         Format::Json => {
-            let v = if done.len() == 1 {
-                object(&done[0].0, &done[0].1)?
+            let v = if let [one] = done {
+                object(one)?
             } else {
-                serde_json::Value::Array(
-                    done.iter()
-                        .map(|(id, a)| object(id, a))
-                        .collect::<Result<_>>()?,
-                )
+                serde_json::Value::Array(done.iter().map(object).collect::<Result<_>>()?)
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Jsonl => {
-            for (id, a) in done {
-                writeln!(out, "{}", serde_json::to_string(&object(id, a)?)?)?;
+            for d in done {
+                writeln!(out, "{}", serde_json::to_string(&object(d)?)?)?;
             }
         }
         Format::Csv => {
             writeln!(
                 out,
-                "id,quotations,statements,tension,threatening,conciliatory,optimistic,neutral,top_threatening_speaker"
+                "id,quotations,statements,tension,threatening,conciliatory,optimistic,neutral,top_threatening_speaker,title"
             )?;
-            for (id, a) in done {
+            for d in done {
+                let a = &d.analysis;
                 let count = |s: Stance| {
                     a.tension
                         .labels
@@ -255,8 +260,8 @@ fn print(done: &[(String, Analysis)], format: Format) -> Result<()> {
                 };
                 writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{}",
-                    csv_field(id),
+                    "{},{},{},{},{},{},{},{},{},{}",
+                    csv_field(&d.id),
                     a.quotes.len(),
                     a.tension.statements,
                     a.tension
@@ -267,22 +272,32 @@ fn print(done: &[(String, Analysis)], format: Format) -> Result<()> {
                     count(Stance::Conciliatory),
                     count(Stance::Optimistic),
                     count(Stance::Neutral),
-                    csv_field(top_threatening(a).unwrap_or(""))
+                    csv_field(top_threatening(a).unwrap_or("")),
+                    csv_field(d.title.as_deref().unwrap_or(""))
                 )?;
             }
         }
         Format::Text => {
-            for (i, (id, a)) in done.iter().enumerate() {
+            let width = output::terminal_width();
+            for (i, d) in done.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;
                 }
-                output::print_analysis_text(&mut out, id, a)?;
+                output::print_analysis_text(
+                    &mut out,
+                    &d.id,
+                    d.title.as_deref(),
+                    &d.analysis,
+                    width,
+                )?;
             }
         }
     }
+    out.flush()?;
     Ok(())
 }
 
+/// RFC 4180 quoting.
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -291,31 +306,36 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn summary(done: &[(String, Analysis)], failed: usize, format: Format) -> Result<()> {
-    let scored: Vec<f32> = done.iter().filter_map(|(_, a)| a.tension.score).collect();
-    let mean = if scored.is_empty() {
-        None
-    } else {
-        Some(scored.iter().sum::<f32>() / scored.len() as f32)
-    };
-    let most = done
+fn summary(done: &[Done], failed: usize, format: Format, quiet: bool) -> Result<()> {
+    let scored: Vec<(&str, f32)> = done
         .iter()
-        .filter_map(|(id, a)| a.tension.score.map(|s| (id, s)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let line = format!(
-        "{} articles analyzed, {} failed, {} with a score{}{}",
-        done.len(),
-        failed,
-        scored.len(),
-        mean.map(|m| format!(", mean tension {m:.1}"))
-            .unwrap_or_default(),
-        most.map(|(id, s)| format!(", most tense {id} ({s:.1})"))
-            .unwrap_or_default()
-    );
+        .filter_map(|d| d.analysis.tension.score.map(|s| (d.id.as_str(), s)))
+        .collect();
     if format == Format::Text {
-        println!("\n{line}");
-    } else {
-        eprintln!("{line}");
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        writeln!(out)?;
+        output::print_summary_text(
+            &mut out,
+            done.len(),
+            failed,
+            &scored,
+            output::terminal_width(),
+        )?;
+    } else if !quiet {
+        let mean = (!scored.is_empty())
+            .then(|| scored.iter().map(|s| s.1).sum::<f32>() / scored.len() as f32);
+        let most = scored.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        eprintln!(
+            "detente: {} articles analyzed, {} failed, {} with a score{}{}",
+            done.len(),
+            failed,
+            scored.len(),
+            mean.map(|m| format!(", mean tension {m:.1}"))
+                .unwrap_or_default(),
+            most.map(|(id, s)| format!(", most tense {id} ({s:.1})"))
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }

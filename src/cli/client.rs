@@ -1,6 +1,10 @@
 //! The CLI's gRPC client: the same answers as in-process, over the wire.
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use detente::analyzer::{Analysis, Info};
 use detente::proto::{self, detente_client::DetenteClient};
@@ -9,7 +13,20 @@ use detente::stance::Classification;
 use detente::wire;
 
 pub struct Client {
-    inner: DetenteClient<Channel>,
+    inner: DetenteClient<InterceptedService<Channel, Auth>>,
+}
+
+/// Adds `authorization: Bearer <key>` to every call when a key is set.
+#[derive(Clone)]
+pub struct Auth(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
 }
 
 /// Accepts `host:port` as well as `http://host:port`.
@@ -23,13 +40,51 @@ fn endpoint(url: &str) -> Result<Endpoint> {
 }
 
 impl Client {
+    /// Connects with the API key in DETENTE_API_KEY and the CA certificate in
+    /// DETENTE_TLS_CA, when set.
     pub async fn connect(url: &str) -> Result<Self> {
-        let channel = endpoint(url)?
+        let key = std::env::var("DETENTE_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        let ca = std::env::var_os("DETENTE_TLS_CA").map(PathBuf::from);
+        Self::connect_with(url, key, ca).await
+    }
+
+    /// `api_key` goes out as `authorization: Bearer <key>`. With `ca` (a PEM
+    /// file), the connection is TLS and the server's certificate must chain
+    /// to it; an `https://` address needs `ca` too.
+    pub async fn connect_with(
+        url: &str,
+        api_key: Option<String>,
+        ca: Option<PathBuf>,
+    ) -> Result<Self> {
+        let url = match &ca {
+            Some(_) if !url.contains("://") => format!("https://{url}"),
+            _ => url.to_string(),
+        };
+        let url = url.as_str();
+        let mut endpoint = endpoint(url)?;
+        if let Some(ca) = &ca {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("cannot read the CA certificate {}", ca.display()))?;
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+                .context("TLS settings")?;
+        }
+        let auth = match api_key {
+            Some(k) => Some(
+                format!("Bearer {k}")
+                    .parse::<MetadataValue<Ascii>>()
+                    .context("the API key must be printable ASCII")?,
+            ),
+            None => None,
+        };
+        let channel = endpoint
             .connect()
             .await
             .with_context(|| format!("cannot reach the detente server at {url}"))?;
         Ok(Self {
-            inner: DetenteClient::new(channel)
+            inner: DetenteClient::with_interceptor(channel, Auth(auth))
                 .max_decoding_message_size(64 << 20)
                 .max_encoding_message_size(64 << 20),
         })

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{analyze::read_inputs, client::Client, output};
+use super::{client::Client, input, output};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -28,8 +28,11 @@ pub struct ExtractArgs {
 }
 
 pub fn run(args: ExtractArgs) -> Result<ExitCode> {
-    let (articles, failed) = read_inputs(std::slice::from_ref(&args.input));
-    if failed > 0 || articles.is_empty() {
+    let (articles, failed) = input::read_inputs(
+        std::slice::from_ref(&args.input),
+        input::ReadOptions::default(),
+    );
+    if articles.is_empty() {
         return Ok(ExitCode::from(1));
     }
     let stdout = std::io::stdout();
@@ -47,18 +50,27 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode> {
             }
             Format::Text => {
                 for (i, q) in quotes.iter().enumerate() {
+                    // Padded by display width, so names in wide scripts stay aligned.
+                    let cell = |s: Option<&str>, w| {
+                        let s = output::clean(s.unwrap_or("-"));
+                        console::pad_str(&s, w, console::Alignment::Left, Some("…")).into_owned()
+                    };
                     writeln!(
                         out,
-                        "{:>3} {:<8} {:<26} {:<10} {}",
+                        "{:>3} {:<8} {} {} {}",
                         i + 1,
                         format!("{:?}", q.kind).to_lowercase(),
-                        q.speaker.as_deref().unwrap_or("-"),
-                        q.cue.as_deref().unwrap_or("-"),
-                        q.text
+                        cell(q.speaker.as_deref(), 26),
+                        cell(q.cue.as_deref(), 10),
+                        output::clean(&q.text)
                     )?;
                 }
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,11 +1,13 @@
 //! The `detente` command line: argument definitions and dispatch. Each
 //! subcommand lives in its own file and stays thin over the library.
 mod analyze;
+mod bench;
 mod classify;
 mod client;
 mod eval;
 mod extract;
 mod info;
+mod input;
 mod output;
 mod serve;
 mod train;
@@ -94,6 +96,9 @@ pub enum Command {
         after_help = "Examples:\n  detente eval --data labeled.jsonl\n  detente eval --data labeled.jsonl --server http://127.0.0.1:50051"
     )]
     Eval(eval::EvalArgs),
+    /// Time in-process classification (statements/s), for scripts/bench-compare.
+    #[command(hide = true)]
+    Bench(bench::BenchArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  detente completions bash > /etc/bash_completion.d/detente"
@@ -102,6 +107,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), generated from these same definitions.
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  detente man > detente.1 && man ./detente.1"
+    )]
+    Man,
 }
 
 /// Where the model comes from.
@@ -154,9 +165,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(a),
         Command::Train(a) => train::run(a, quiet),
         Command::Eval(a) => eval::run(a, quiet),
+        Command::Bench(a) => bench::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "detente", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
     }

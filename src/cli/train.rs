@@ -20,6 +20,9 @@ pub struct TrainArgs {
     /// Seed for weight initialization: the same seed gives the same head.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+    /// Skip fine-tuning the encoder (faster; frozen-encoder heads only).
+    #[arg(long)]
+    pub no_finetune: bool,
     /// Encoder: a Hugging Face repo id or a local directory.
     #[arg(long, env = "DETENTE_MODEL", default_value = detente::model::DEFAULT_MODEL)]
     pub model: String,
@@ -30,7 +33,7 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
     let files = resolve(&args.model, &args.revision)?;
-    let encoder = Encoder::load(&files)?;
+    let mut encoder = Encoder::load(&files)?;
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -45,8 +48,10 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         data: args.data,
         out: args.out.clone(),
         seed: args.seed,
+        finetune: !args.no_finetune,
     };
-    let trained = train(&encoder, &files, &opts, &|done, total| {
+    let trained = train(&mut encoder, &files, &opts, &|what, done, total| {
+        bar.set_message(what.to_string());
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;

@@ -6,7 +6,9 @@
 //! `[batch·tokens, hidden]` 2-D views, so each is one large GEMM; and the
 //! attention mask is skipped when a batch has no padding.
 use candle_core::{D, DType, Module, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
+
+use super::adapter::Adapter;
 use serde::Deserialize;
 
 /// The fields of a Hugging Face `config.json` that a BERT encoder needs.
@@ -36,20 +38,49 @@ fn default_act() -> String {
     "gelu".to_string()
 }
 
+/// Layer normalization with its parameters at hand for both paths: the fused
+/// kernel for inference and plain (differentiable) ops for fine-tuning.
+#[derive(Clone)]
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl Norm {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)
+    }
+
+    fn forward_differentiable(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)
+    }
+}
+
 struct Layer {
     qkv: Linear,
     attn_out: Linear,
-    attn_norm: LayerNorm,
+    attn_norm: Norm,
     up: Linear,
     down: Linear,
-    out_norm: LayerNorm,
+    out_norm: Norm,
+}
+
+/// Trainable low-rank updates of one layer's query and value projections
+/// (LoRA): `W' = W + scale · B·A`.
+pub struct LayerDelta<'a> {
+    pub q_a: &'a Tensor,
+    pub q_b: &'a Tensor,
+    pub v_a: &'a Tensor,
+    pub v_b: &'a Tensor,
+    pub scale: f64,
 }
 
 pub struct Bert {
     word: Tensor,
     position: Tensor,
     token_type: Tensor,
-    emb_norm: LayerNorm,
+    emb_norm: Norm,
     layers: Vec<Layer>,
     heads: usize,
     head_dim: usize,
@@ -62,10 +93,12 @@ fn linear(vb: &VarBuilder, out_dim: usize, in_dim: usize) -> candle_core::Result
     Ok(Linear::new(w, Some(b)))
 }
 
-fn layer_norm(vb: &VarBuilder, dim: usize, eps: f64) -> candle_core::Result<LayerNorm> {
-    let w = vb.get(dim, "weight")?;
-    let b = vb.get(dim, "bias")?;
-    Ok(LayerNorm::new(w, b, eps))
+fn layer_norm(vb: &VarBuilder, dim: usize, eps: f64) -> candle_core::Result<Norm> {
+    Ok(Norm {
+        weight: vb.get(dim, "weight")?,
+        bias: vb.get(dim, "bias")?,
+        eps,
+    })
 }
 
 impl Bert {
@@ -143,6 +176,95 @@ impl Bert {
 
     pub fn hidden_size(&self) -> usize {
         self.hidden
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Folds a fine-tuned adapter into the weights: inference then costs
+    /// exactly what it did before.
+    pub fn merge(&mut self, adapter: &Adapter) -> candle_core::Result<()> {
+        if adapter.layers.len() != self.layers.len() {
+            candle_core::bail!(
+                "adapter has {} layers, the encoder {}",
+                adapter.layers.len(),
+                self.layers.len()
+            );
+        }
+        let h = self.hidden;
+        let q_scale = adapter.scale() / (self.head_dim as f64).sqrt();
+        for (layer, a) in self.layers.iter_mut().zip(&adapter.layers) {
+            let w = layer.qkv.weight();
+            let dq = (a.q_b.matmul(&a.q_a)? * q_scale)?;
+            let dv = (a.v_b.matmul(&a.v_a)? * adapter.scale())?;
+            let merged = Tensor::cat(
+                &[
+                    (w.narrow(0, 0, h)? + dq)?,
+                    w.narrow(0, h, h)?,
+                    (w.narrow(0, 2 * h, h)? + dv)?,
+                ],
+                0,
+            )?;
+            let bias = layer.qkv.bias().cloned();
+            layer.qkv = Linear::new(merged, bias);
+        }
+        Ok(())
+    }
+
+    /// The forward pass built from differentiable ops only, with optional
+    /// low-rank deltas per layer, for fine-tuning. Same result as `forward`
+    /// (to float rounding) when the deltas are zero.
+    pub fn forward_differentiable(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        deltas: &[LayerDelta],
+    ) -> candle_core::Result<Tensor> {
+        let (b, len) = ids.dims2()?;
+        let (h, nh, hd) = (self.hidden, self.heads, self.head_dim);
+        let x = self.word.index_select(&ids.flatten_all()?, 0)?;
+        let pos = self
+            .position
+            .narrow(0, 0, len)?
+            .broadcast_add(&self.token_type)?;
+        let x = x.reshape((b, len, h))?.broadcast_add(&pos)?;
+        let mut x = self
+            .emb_norm
+            .forward_differentiable(&x.reshape((b * len, h))?)?;
+        let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e4)?.reshape((b, 1, 1, len))?;
+        let q_scale = 1.0 / (hd as f64).sqrt();
+        for (i, l) in self.layers.iter().enumerate() {
+            let qkv = l.qkv.forward(&x)?;
+            let mut q = qkv.narrow(1, 0, h)?;
+            let k = qkv.narrow(1, h, h)?;
+            let mut v = qkv.narrow(1, 2 * h, h)?;
+            if let Some(d) = deltas.get(i) {
+                q = (q + (x.matmul(&d.q_a.t()?)?.matmul(&d.q_b.t()?)? * (d.scale * q_scale))?)?;
+                v = (v + (x.matmul(&d.v_a.t()?)?.matmul(&d.v_b.t()?)? * d.scale)?)?;
+            }
+            let q = q.reshape((b, len, nh, hd))?.transpose(1, 2)?.contiguous()?;
+            let kt = k
+                .reshape((b, len, nh, hd))?
+                .permute((0, 2, 3, 1))?
+                .contiguous()?;
+            let v = v.reshape((b, len, nh, hd))?.transpose(1, 2)?.contiguous()?;
+            let scores = q.matmul(&kt)?.broadcast_add(&bias)?;
+            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let ctx = probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((b * len, h))?;
+            let attn = l
+                .attn_norm
+                .forward_differentiable(&(l.attn_out.forward(&ctx)? + &x)?)?;
+            let up = l.up.forward(&attn)?.gelu_erf()?;
+            x = l
+                .out_norm
+                .forward_differentiable(&(l.down.forward(&up)? + attn)?)?;
+        }
+        x.reshape((b, len, h))
     }
 
     pub fn max_positions(&self) -> usize {

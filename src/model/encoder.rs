@@ -5,7 +5,8 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
-use super::bert::{Bert, BertConfig, mean_pool_normalize};
+use super::adapter::Adapter;
+use super::bert::{Bert, BertConfig, LayerDelta, mean_pool_normalize};
 use super::resolve::ModelFiles;
 use crate::error::{Error, Result};
 
@@ -196,8 +197,24 @@ impl Encoder {
         Ok((self.embed_tokens(&tokens)?, truncated))
     }
 
-    /// One padded forward pass.
-    fn forward_batch(&self, batch: &[&Tokens]) -> Result<Tensor> {
+    pub fn num_layers(&self) -> usize {
+        self.bert.num_layers()
+    }
+
+    /// Folds a fine-tuned adapter into the encoder's weights.
+    pub fn merge_adapter(&mut self, adapter: &Adapter) -> Result<()> {
+        Ok(self.bert.merge(adapter)?)
+    }
+
+    /// Sentence vectors through the differentiable forward pass, with
+    /// trainable low-rank deltas: for fine-tuning only.
+    pub fn embed_differentiable(&self, batch: &[&Tokens], deltas: &[LayerDelta]) -> Result<Tensor> {
+        let (ids, mask) = self.pad(batch)?;
+        let hidden = self.bert.forward_differentiable(&ids, &mask, deltas)?;
+        Ok(mean_pool_normalize(&hidden, &mask)?)
+    }
+
+    fn pad(&self, batch: &[&Tokens]) -> Result<(Tensor, Tensor)> {
         let len = batch.iter().map(|t| t.ids.len()).max().unwrap_or(0);
         let n = batch.len();
         let mut ids = Vec::with_capacity(n * len);
@@ -208,8 +225,16 @@ impl Encoder {
             mask.extend(std::iter::repeat_n(1f32, t.ids.len()));
             mask.extend(std::iter::repeat_n(0f32, len - t.ids.len()));
         }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        Ok((
+            Tensor::from_vec(ids, (n, len), &self.device)?,
+            Tensor::from_vec(mask, (n, len), &self.device)?,
+        ))
+    }
+
+    /// One padded forward pass.
+    fn forward_batch(&self, batch: &[&Tokens]) -> Result<Tensor> {
+        let len = batch.iter().map(|t| t.ids.len()).max().unwrap_or(0);
+        let (ids, mask) = self.pad(batch)?;
         let padded = batch.iter().any(|t| t.ids.len() < len);
         let hidden = self.bert.forward(&ids, padded.then_some(&mask))?;
         Ok(mean_pool_normalize(&hidden, &mask)?)

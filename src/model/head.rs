@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{D, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::adapter::{ADAPTER_WEIGHTS, Adapter, AdapterConfig};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::stance::Stance;
@@ -69,6 +70,10 @@ pub struct HeadConfig {
     /// Statements per split.
     #[serde(default)]
     pub split_sizes: BTreeMap<String, usize>,
+    /// Present when the encoder was fine-tuned: `adapter.safetensors` beside
+    /// the head holds low-rank updates merged into the encoder at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +90,10 @@ pub struct StanceHead {
     b1: Tensor,
     /// Present for the MLP.
     out: Option<(Tensor, Tensor)>,
+    /// Encoder adapter trained with this head, if any.
+    adapter: Option<Adapter>,
+    /// Where the head was loaded from (for loading the adapter).
+    dir: Option<PathBuf>,
 }
 
 impl StanceHead {
@@ -96,6 +105,26 @@ impl StanceHead {
             w1,
             b1,
             out,
+            adapter: None,
+            dir: None,
+        }
+    }
+
+    pub fn set_adapter(&mut self, adapter: Adapter) {
+        self.config.adapter = Some(adapter.config);
+        self.adapter = Some(adapter);
+    }
+
+    /// The encoder adapter trained with this head, loaded from its directory.
+    pub fn load_adapter(&self, layers: usize, hidden: usize) -> Result<Option<Adapter>> {
+        match (&self.config.adapter, &self.dir) {
+            (Some(cfg), Some(dir)) => Ok(Some(Adapter::load(
+                &dir.join(ADAPTER_WEIGHTS),
+                *cfg,
+                layers,
+                hidden,
+            )?)),
+            _ => Ok(None),
         }
     }
 
@@ -133,6 +162,8 @@ impl StanceHead {
             w1,
             b1,
             out,
+            adapter: None,
+            dir: Some(dir.to_path_buf()),
         };
         head.check_shapes()
             .map_err(|reason| bad(weights_path.clone(), reason))?;
@@ -179,6 +210,14 @@ impl StanceHead {
             path: weights_path,
             reason: e.to_string(),
         })?;
+        let adapter_path = dir.join(ADAPTER_WEIGHTS);
+        match &self.adapter {
+            Some(a) => a.save(&adapter_path)?,
+            None if adapter_path.exists() => {
+                std::fs::remove_file(&adapter_path).map_err(|e| Error::io(&adapter_path, e))?
+            }
+            None => {}
+        }
         let cfg_path = dir.join(HEAD_CONFIG);
         let json = serde_json::to_string_pretty(&self.config).map_err(|e| Error::Head {
             path: cfg_path.clone(),

@@ -1,5 +1,6 @@
 //! Everything that touches the model: finding its files, the BERT encoder,
 //! sentence vectors and the stance head.
+pub mod adapter;
 pub mod bert;
 pub mod encoder;
 pub mod head;

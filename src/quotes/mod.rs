@@ -324,3 +324,93 @@ mod tests {
         assert!(json.contains("\"kind\":\"full\""), "{json}");
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use std::time::Instant;
+
+    fn fixtures_mib() -> String {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/articles");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "txt"));
+        files.sort();
+        let mut out = String::new();
+        while out.len() < 1 << 20 {
+            for f in &files {
+                out.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+                out.push_str("\n\n");
+            }
+        }
+        out
+    }
+
+    #[test]
+    #[ignore]
+    fn time_inputs() {
+        let cases: Vec<(&str, String)> = vec![
+            ("8k“+8k”", "“".repeat(8_000) + &"”".repeat(8_000)),
+            ("50k“+50k”", "“".repeat(50_000) + &"”".repeat(50_000)),
+            ("100k alt \"a", "\"a".repeat(100_000)),
+            ("20k‘+20k’", "‘".repeat(20_000) + &"’".repeat(20_000)),
+            ("10k«‹ nested", "«‹".repeat(10_000) + &"›»".repeat(10_000)),
+            ("1MiB fixtures", fixtures_mib()),
+            ("said x20k", "said ".repeat(20_000)),
+            ("said x40k", "said ".repeat(40_000)),
+            (
+                "prev-sent 10k",
+                "x ".repeat(10_000) + ". " + &"\"ab cd ef\" ".repeat(10_000),
+            ),
+            (
+                "prev-sent 20k",
+                "x ".repeat(20_000) + ". " + &"\"ab cd ef\" ".repeat(20_000),
+            ),
+            (
+                "colon 10k",
+                "x ".repeat(10_000) + &": \"ab cd ef\" ".repeat(10_000),
+            ),
+            (
+                "colon 20k",
+                "x ".repeat(20_000) + &": \"ab cd ef\" ".repeat(20_000),
+            ),
+        ];
+        let only = std::env::var("QUOTES_ONLY").unwrap_or_default();
+        let cases: Vec<_> = cases
+            .into_iter()
+            .filter(|(n, _)| only.is_empty() || n.contains(&only))
+            .collect();
+        for (name, t) in &cases {
+            let t0 = Instant::now();
+            let qs = extract(t);
+            println!(
+                "{name:<16} {:>9} B  {:>6} quotes  {:?}",
+                t.len(),
+                qs.len(),
+                t0.elapsed()
+            );
+        }
+        if let Ok(p) = std::env::var("QUOTES_DUMP") {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/articles");
+            let mut files: Vec<_> = std::fs::read_dir(dir)
+                .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.sort();
+            let mut dump = String::new();
+            for f in files
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            {
+                let t = std::fs::read_to_string(f).unwrap_or_default();
+                dump.push_str(&serde_json::to_string(&extract(&t)).unwrap_or_default());
+                dump.push('\n');
+            }
+            for (_, t) in &cases {
+                dump.push_str(&serde_json::to_string(&extract(t)).unwrap_or_default());
+                dump.push('\n');
+            }
+            let _ = std::fs::write(p, dump);
+        }
+    }
+}

@@ -1,7 +1,10 @@
-//! The gRPC face: the detente service, health, reflection and graceful
-//! shutdown. The model loads after the port is bound, so health answers
-//! NOT_SERVING until it is ready.
+//! The gRPC face: the detente service, health, reflection, metrics, API keys,
+//! TLS and graceful shutdown. The model loads after the port is bound, so
+//! health answers NOT_SERVING until it is ready, and again from the moment a
+//! shutdown signal arrives.
+mod auth;
 mod limits;
+pub mod metrics;
 mod service;
 
 use std::net::SocketAddr;
@@ -11,7 +14,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use auth::ApiKeys;
 pub use limits::Limits;
+pub use metrics::Metrics;
 pub use service::{DetenteService, to_status};
 
 use crate::analyzer::{Analyzer, ModelOptions};
@@ -30,6 +35,39 @@ pub struct ServeOptions {
     pub max_concurrent_streams: u32,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub drain: Duration,
+    /// Between the shutdown signal and closing the listener, health already
+    /// says NOT_SERVING while requests are still accepted, so load balancers
+    /// can steer away before connections are refused.
+    pub shutdown_delay: Duration,
+    /// Server-side cap on any request's duration; a client's shorter
+    /// `grpc-timeout` wins (tonic enforces both).
+    pub request_timeout: Option<Duration>,
+    /// Where to serve Prometheus metrics over HTTP; off when `None`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// When set, detente RPCs need `authorization: Bearer <key>`.
+    pub api_keys: Option<ApiKeys>,
+    /// PEM certificate chain and private key: serve TLS instead of plaintext.
+    pub tls: Option<TlsPem>,
+}
+
+#[derive(Clone)]
+pub struct TlsPem {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsPem {
+    // The private key never reaches logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPem { .. }")
+    }
+}
+
+/// Where the server listens, reported once the sockets are bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub grpc: SocketAddr,
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -41,16 +79,21 @@ impl Default for ServeOptions {
             max_message_bytes: 4 << 20,
             max_concurrent_streams: 256,
             drain: Duration::from_secs(30),
+            shutdown_delay: Duration::ZERO,
+            request_timeout: Some(Duration::from_secs(120)),
+            metrics_addr: None,
+            api_keys: None,
+            tls: None,
         }
     }
 }
 
 /// Binds, loads the model, serves until `shutdown` resolves, then drains.
-/// `on_bound` receives the bound address (useful with port 0).
+/// `on_bound` receives the bound addresses (useful with port 0).
 pub async fn serve(
     opts: ServeOptions,
     model: ModelOptions,
-    on_bound: impl FnOnce(SocketAddr),
+    on_bound: impl FnOnce(Bound),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let listener = TcpListener::bind(opts.addr)
@@ -59,8 +102,38 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| Error::io(opts.addr.to_string(), e))?;
-    on_bound(bound);
+    let metrics = Arc::new(Metrics::new()?);
+    let engine: Arc<OnceLock<BatchQueue>> = Arc::new(OnceLock::new());
+    let metrics_task = match opts.metrics_addr {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::io(addr.to_string(), e))?;
+            let at = l.local_addr().map_err(|e| Error::io(addr.to_string(), e))?;
+            let task = tokio::spawn(metrics::serve_http(l, metrics.clone(), engine.clone()));
+            Some((at, task))
+        }
+        None => None,
+    };
+    on_bound(Bound {
+        grpc: bound,
+        metrics: metrics_task.as_ref().map(|(at, _)| *at),
+    });
+    let result = serve_bound(opts, model, listener, metrics, engine, shutdown).await;
+    if let Some((_, task)) = metrics_task {
+        task.abort();
+    }
+    result
+}
 
+async fn serve_bound(
+    opts: ServeOptions,
+    model: ModelOptions,
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    engine: Arc<OnceLock<BatchQueue>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_not_serving::<DetenteServer<DetenteService>>()
@@ -78,24 +151,40 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(|e| Error::Server(format!("reflection: {e}")))?;
 
-    let engine: Arc<OnceLock<BatchQueue>> = Arc::new(OnceLock::new());
-    let service = DetenteService::new(engine.clone(), opts.limits);
-    let detente = DetenteServer::new(service)
-        .max_decoding_message_size(opts.max_message_bytes)
-        .max_encoding_message_size(opts.max_message_bytes.max(64 << 20));
+    let service = DetenteService::new(engine.clone(), opts.limits, metrics.clone());
+    let detente = auth::Guarded::new(
+        DetenteServer::new(service)
+            .max_decoding_message_size(opts.max_message_bytes)
+            .max_encoding_message_size(opts.max_message_bytes.max(64 << 20)),
+        opts.api_keys.clone(),
+        metrics.clone(),
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let health_on_stop = health.clone();
     let mut stop_signal = stop_rx.clone();
     let graceful = async move {
         let _ = stop_signal.wait_for(|s| *s).await;
-        // Load balancers stop sending before the listener closes.
-        health_on_stop
-            .set_not_serving::<DetenteServer<DetenteService>>()
-            .await;
     };
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder()
         .max_concurrent_streams(opts.max_concurrent_streams)
+        // Dead peers are noticed and their connections closed.
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+    if let Some(t) = opts.request_timeout {
+        builder = builder.timeout(t);
+    }
+    if let Some(tls) = &opts.tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert, &tls.key);
+        builder = builder
+            .tls_config(
+                tonic::transport::ServerTlsConfig::new()
+                    .identity(identity)
+                    // A peer that stalls the handshake cannot hold a socket.
+                    .timeout(Duration::from_secs(10)),
+            )
+            .map_err(|e| Error::Server(format!("TLS (--tls-cert, --tls-key): {e}")))?;
+    }
+    let server = builder
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
@@ -103,11 +192,24 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), graceful);
     let mut server = tokio::spawn(server);
 
-    // Shutdown signal → stop accepting and drain.
+    // Shutdown signal → NOT_SERVING at once (load balancers steer away), a
+    // grace period still accepting, then stop accepting and drain.
     let signal_tx = stop_tx.clone();
+    let health_on_stop = health.clone();
+    let delay = opts.shutdown_delay;
+    let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let signalled_on_stop = signalled.clone();
     tokio::spawn(async move {
         shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
+        signalled_on_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        health_on_stop
+            .set_not_serving::<DetenteServer<DetenteService>>()
+            .await;
+        tracing::info!(
+            delay_seconds = delay.as_secs_f32(),
+            "shutting down: health is NOT_SERVING; draining in-flight requests"
+        );
+        tokio::time::sleep(delay).await;
         let _ = signal_tx.send(true);
     });
 
@@ -117,8 +219,13 @@ pub async fn serve(
         loaded = load => {
             let analyzer = loaded.map_err(|e| Error::Server(format!("model loading panicked: {e}")))??;
             tracing::info!(seconds = started.elapsed().as_secs_f32(), "model loaded");
-            let _ = engine.set(BatchQueue::start(Arc::new(analyzer), opts.queue, None));
-            health.set_serving::<DetenteServer<DetenteService>>().await;
+            metrics.model_loaded(started.elapsed());
+            let observer: crate::queue::BatchObserver = metrics.clone();
+            let _ = engine.set(BatchQueue::start(Arc::new(analyzer), opts.queue, Some(observer)));
+            // A shutdown signal may have come during loading: stay NOT_SERVING then.
+            if !signalled.load(std::sync::atomic::Ordering::SeqCst) {
+                health.set_serving::<DetenteServer<DetenteService>>().await;
+            }
         }
         done = &mut server => {
             return finish(done);

@@ -5,7 +5,9 @@ use std::sync::{Arc, OnceLock};
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::auth::{is_size_error, size_status};
 use super::limits::Limits;
+use super::metrics::{Metrics, RpcTimer};
 use crate::analyzer::{Analysis, assemble, statement_texts};
 use crate::error::Error;
 use crate::proto::{self, detente_server::Detente};
@@ -17,11 +19,16 @@ use crate::wire;
 pub struct DetenteService {
     engine: Arc<OnceLock<BatchQueue>>,
     limits: Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl DetenteService {
-    pub fn new(engine: Arc<OnceLock<BatchQueue>>, limits: Limits) -> Self {
-        Self { engine, limits }
+    pub fn new(engine: Arc<OnceLock<BatchQueue>>, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Self {
+            engine,
+            limits,
+            metrics,
+        }
     }
 
     fn engine(&self) -> Result<&BatchQueue, Status> {
@@ -71,8 +78,11 @@ impl Detente for DetenteService {
         &self,
         request: Request<proto::AnalyzeArticleRequest>,
     ) -> Result<Response<proto::ArticleAnalysis>, Status> {
+        let timer = self.metrics.rpc("AnalyzeArticle");
         let req = request.into_inner();
-        self.analyze_one(&req).await.map(Response::new)
+        let out = self.analyze_one(&req).await;
+        finish(timer, &out);
+        out.map(Response::new)
     }
 
     type AnalyzeArticlesStream = AnalysisStream;
@@ -81,9 +91,14 @@ impl Detente for DetenteService {
         &self,
         request: Request<Streaming<proto::AnalyzeArticleRequest>>,
     ) -> Result<Response<Self::AnalyzeArticlesStream>, Status> {
-        self.engine()?;
+        let timer = self.metrics.rpc("AnalyzeArticles");
+        if let Err(status) = self.engine() {
+            timer.finish(status.code());
+            return Err(status);
+        }
         let input = request.into_inner();
         let this = self.clone();
+        let metrics = self.metrics.clone();
         let width = self.limits.stream_concurrency.max(1);
         // Several articles of one stream are in flight at once so their
         // statements share forward passes; `buffered` keeps the answers in
@@ -91,35 +106,80 @@ impl Detente for DetenteService {
         let output = input
             .map(move |item| {
                 let this = this.clone();
+                let metrics = metrics.clone();
                 async move {
                     match item {
                         Ok(req) => Ok(match this.analyze_one(&req).await {
-                            Ok(a) => a,
-                            Err(status) => proto::ArticleAnalysis {
-                                id: req.id,
-                                title: req.title,
-                                error: Some(proto::Error {
-                                    code: status.code() as i32,
-                                    message: status.message().to_string(),
-                                }),
-                                ..Default::default()
-                            },
+                            Ok(a) => {
+                                metrics.stream_article(tonic::Code::Ok);
+                                a
+                            }
+                            Err(status) => {
+                                metrics.stream_article(status.code());
+                                proto::ArticleAnalysis {
+                                    id: req.id,
+                                    title: req.title,
+                                    error: Some(proto::Error {
+                                        code: status.code() as i32,
+                                        message: status.message().to_string(),
+                                    }),
+                                    ..Default::default()
+                                }
+                            }
                         }),
-                        // The transport failed: nothing more will arrive.
+                        // The transport failed or a message was over the size
+                        // limit: nothing more can be read from this stream.
+                        Err(status) if is_size_error(&status) => Err(size_status(&status)),
                         Err(status) => Err(status),
                     }
                 }
             })
             .buffered(width);
-        Ok(Response::new(Box::pin(output)))
+        Ok(Response::new(Box::pin(Timed {
+            inner: Box::pin(output),
+            timer: Some(timer),
+        })))
     }
 
     async fn classify_statements(
         &self,
         request: Request<proto::ClassifyStatementsRequest>,
     ) -> Result<Response<proto::ClassifyStatementsResponse>, Status> {
+        let timer = self.metrics.rpc("ClassifyStatements");
+        let out = self.classify(request.into_inner()).await;
+        finish(timer, &out);
+        out.map(Response::new)
+    }
+
+    async fn extract_quotes(
+        &self,
+        request: Request<proto::ExtractQuotesRequest>,
+    ) -> Result<Response<proto::ExtractQuotesResponse>, Status> {
+        let timer = self.metrics.rpc("ExtractQuotes");
+        let out = self.extract(request.into_inner()).await;
+        finish(timer, &out);
+        out.map(Response::new)
+    }
+
+    async fn get_info(
+        &self,
+        _request: Request<proto::GetInfoRequest>,
+    ) -> Result<Response<proto::Info>, Status> {
+        let timer = self.metrics.rpc("GetInfo");
+        let out = self
+            .engine()
+            .map(|engine| wire::info_to_proto(&engine.analyzer().info()));
+        finish(timer, &out);
+        out.map(Response::new)
+    }
+}
+
+impl DetenteService {
+    async fn classify(
+        &self,
+        req: proto::ClassifyStatementsRequest,
+    ) -> Result<proto::ClassifyStatementsResponse, Status> {
         let engine = self.engine()?;
-        let req = request.into_inner();
         self.limits.check_statements(&req.statements)?;
         let labels = engine
             .classify(req.statements.clone())
@@ -131,31 +191,56 @@ impl Detente for DetenteService {
             .zip(&labels)
             .map(|(t, c)| wire::classification_to_proto(t, c))
             .collect();
-        Ok(Response::new(proto::ClassifyStatementsResponse { results }))
+        Ok(proto::ClassifyStatementsResponse { results })
     }
 
-    async fn extract_quotes(
+    async fn extract(
         &self,
-        request: Request<proto::ExtractQuotesRequest>,
-    ) -> Result<Response<proto::ExtractQuotesResponse>, Status> {
-        let req = request.into_inner();
+        req: proto::ExtractQuotesRequest,
+    ) -> Result<proto::ExtractQuotesResponse, Status> {
         self.limits.check_article(&req.text)?;
         let quotes = tokio::task::spawn_blocking(move || crate::quotes::extract(&req.text))
             .await
             .map_err(|e| Status::internal(format!("extraction failed: {e}")))?;
         self.limits.check_quotes(quotes.len())?;
-        Ok(Response::new(proto::ExtractQuotesResponse {
+        Ok(proto::ExtractQuotesResponse {
             quotes: quotes.iter().map(wire::quote_to_proto).collect(),
-        }))
+        })
     }
+}
 
-    async fn get_info(
-        &self,
-        _request: Request<proto::GetInfoRequest>,
-    ) -> Result<Response<proto::Info>, Status> {
-        let engine = self.engine()?;
-        Ok(Response::new(wire::info_to_proto(
-            &engine.analyzer().info(),
-        )))
+fn finish<T>(timer: RpcTimer, out: &Result<T, Status>) {
+    timer.finish(match out {
+        Ok(_) => tonic::Code::Ok,
+        Err(s) => s.code(),
+    });
+}
+
+/// A response stream that records its RPC when it ends: OK at its end, the
+/// code of a terminal error, CANCELLED when dropped early.
+struct Timed {
+    inner: AnalysisStream,
+    timer: Option<RpcTimer>,
+}
+
+impl Stream for Timed {
+    type Item = Result<proto::ArticleAnalysis, Status>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let next = self.inner.as_mut().poll_next(cx);
+        let code = match &next {
+            std::task::Poll::Ready(None) => Some(tonic::Code::Ok),
+            std::task::Poll::Ready(Some(Err(s))) => Some(s.code()),
+            _ => None,
+        };
+        if let Some(code) = code
+            && let Some(timer) = self.timer.take()
+        {
+            timer.finish(code);
+        }
+        next
     }
 }

@@ -3,6 +3,7 @@
 //! and the test split touched only to report.
 pub mod card;
 pub mod data;
+mod finetune;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use crate::metrics::{Metrics, evaluate};
 use crate::model::head::{
     Candidate, EncoderStamp, HeadConfig, HeadKind, PROBE_COMPONENTS, PROBE_TEXT, StanceHead,
 };
-use crate::model::{Encoder, ModelFiles};
+use crate::model::{Encoder, ModelFiles, Tokens};
 use crate::stance::Stance;
 use data::{Example, Split};
 
@@ -28,6 +29,9 @@ pub struct TrainOptions {
     pub data: PathBuf,
     pub out: PathBuf,
     pub seed: u64,
+    /// Also try fine-tuning the encoder with low-rank adapters; kept only if
+    /// it beats the frozen encoder on dev.
+    pub finetune: bool,
 }
 
 /// One head configuration to try.
@@ -52,7 +56,7 @@ impl Spec {
     }
 }
 
-const SPECS: [Spec; 4] = [
+const SPECS: [Spec; 3] = [
     Spec {
         kind: HeadKind::Logistic,
         hidden: 0,
@@ -72,13 +76,6 @@ const SPECS: [Spec; 4] = [
         hidden: 256,
         lr: 0.005,
         weight_decay: 0.01,
-        steps: 400,
-    },
-    Spec {
-        kind: HeadKind::Mlp,
-        hidden: 512,
-        lr: 0.003,
-        weight_decay: 0.05,
         steps: 400,
     },
 ];
@@ -121,10 +118,10 @@ pub fn embed_all(
 }
 
 pub fn train(
-    encoder: &Encoder,
+    encoder: &mut Encoder,
     model: &ModelFiles,
     opts: &TrainOptions,
-    progress: &dyn Fn(usize, usize),
+    progress: &dyn Fn(&str, usize, usize),
 ) -> Result<Trained> {
     let (examples, files) = data::read_corpus(&opts.data)?;
     let splits = data::split(&examples);
@@ -142,19 +139,6 @@ pub fn train(
             });
         }
     }
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let all = embed_all(encoder, &texts, progress)?;
-    let pick = |want: Split| -> Result<SplitData> {
-        let idx: Vec<u32> = (0..examples.len())
-            .filter(|&i| splits[i] == want)
-            .map(|i| i as u32)
-            .collect();
-        let y = idx.iter().map(|&i| examples[i as usize].label).collect();
-        let x = all.index_select(&Tensor::new(idx.as_slice(), &Device::Cpu)?, 0)?;
-        Ok(SplitData { x, y })
-    };
-    let (train, dev, test) = (pick(Split::Train)?, pick(Split::Dev)?, pick(Split::Test)?);
-
     let (probe, _) = encoder.embed(&[PROBE_TEXT])?;
     let probe: Vec<f32> = probe.get(0)?.to_vec1()?;
     let stamp = EncoderStamp {
@@ -164,7 +148,101 @@ pub fn train(
         max_tokens: encoder.max_tokens(),
         probe: probe.into_iter().take(PROBE_COMPONENTS).collect(),
     };
-    let head = fit_best(&train, &dev, &test, stamp, opts.seed, &split_sizes(&counts))?;
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let tokens = encoder.tokenize_all(&texts)?;
+    let indices = |want: Split| -> Vec<usize> {
+        (0..examples.len()).filter(|&i| splits[i] == want).collect()
+    };
+    let (train_idx, dev_idx, test_idx) = (
+        indices(Split::Train),
+        indices(Split::Dev),
+        indices(Split::Test),
+    );
+    let vectors = |encoder: &Encoder, idx: &[usize], label: &str| -> Result<SplitData> {
+        let t: Vec<Tokens> = idx.iter().map(|&i| tokens[i].clone()).collect();
+        let mut parts = Vec::new();
+        for (k, chunk) in t.chunks(256).enumerate() {
+            parts.push(encoder.embed_tokens(chunk)?);
+            progress(label, (k * 256 + chunk.len()).min(t.len()), t.len());
+        }
+        Ok(SplitData {
+            x: Tensor::cat(&parts, 0)?,
+            y: idx.iter().map(|&i| examples[i].label).collect(),
+        })
+    };
+    let train = vectors(encoder, &train_idx, "embedding train")?;
+    let dev = vectors(encoder, &dev_idx, "embedding dev")?;
+    let frozen = choose_frozen(&train, &dev, opts.seed)?;
+    let mut candidates = frozen.candidates.clone();
+    let sizes = split_sizes(&counts);
+
+    let head = if opts.finetune {
+        let pairs = |idx: &[usize]| -> Vec<(Tokens, Stance)> {
+            idx.iter()
+                .map(|&i| (tokens[i].clone(), examples[i].label))
+                .collect()
+        };
+        let tuned = finetune::finetune(
+            encoder,
+            &pairs(&train_idx),
+            &pairs(&dev_idx),
+            &frozen.fitted,
+            opts.seed,
+            &|a, b| progress("fine-tuning", a, b),
+        )?;
+        let name = format!(
+            "{} + encoder adapters (LoRA rank {})",
+            frozen.spec.name(),
+            finetune::ADAPTER.rank
+        );
+        candidates.push(Candidate {
+            name,
+            dev_macro_f1: tuned.dev_macro_f1,
+            dev_accuracy: tuned.dev_accuracy,
+            steps: tuned.steps,
+        });
+        if tuned.dev_macro_f1 > frozen.dev_macro_f1 {
+            encoder.merge_adapter(&tuned.adapter)?;
+            let dev = vectors(encoder, &dev_idx, "embedding dev")?;
+            let test = vectors(encoder, &test_idx, "embedding test")?;
+            let mut head = finish(
+                tuned.head,
+                frozen.spec,
+                &dev,
+                &test,
+                stamp,
+                opts.seed,
+                candidates,
+                &sizes,
+            )?;
+            head.set_adapter(tuned.adapter);
+            head
+        } else {
+            let test = vectors(encoder, &test_idx, "embedding test")?;
+            finish(
+                frozen.fitted,
+                frozen.spec,
+                &dev,
+                &test,
+                stamp,
+                opts.seed,
+                candidates,
+                &sizes,
+            )?
+        }
+    } else {
+        let test = vectors(encoder, &test_idx, "embedding test")?;
+        finish(
+            frozen.fitted,
+            frozen.spec,
+            &dev,
+            &test,
+            stamp,
+            opts.seed,
+            candidates,
+            &sizes,
+        )?
+    };
     head.save(&opts.out)?;
     let card = card::model_card(head.config(), &files, &counts);
     let card_path = opts.out.join("MODEL_CARD.md");
@@ -184,16 +262,15 @@ fn split_sizes(counts: &BTreeMap<(Split, Stance), usize>) -> BTreeMap<String, us
     out
 }
 
-/// Fits every candidate, keeps the best on dev macro-F1, calibrates its
-/// temperature on dev and reports dev and test metrics.
-pub fn fit_best(
-    train: &SplitData,
-    dev: &SplitData,
-    test: &SplitData,
-    encoder: EncoderStamp,
-    seed: u64,
-    split_sizes: &BTreeMap<String, usize>,
-) -> Result<StanceHead> {
+struct Frozen {
+    spec: Spec,
+    fitted: Fitted,
+    dev_macro_f1: f32,
+    candidates: Vec<Candidate>,
+}
+
+/// Fits every frozen-encoder candidate and keeps the best on dev macro-F1.
+fn choose_frozen(train: &SplitData, dev: &SplitData, seed: u64) -> Result<Frozen> {
     let mut best: Option<(f32, Spec, Fitted)> = None;
     let mut candidates = Vec::new();
     for spec in SPECS {
@@ -216,12 +293,32 @@ pub fn fit_best(
             best = Some((m.macro_f1, spec, fitted));
         }
     }
-    let Some((_, spec, fitted)) = best else {
+    let Some((dev_macro_f1, spec, fitted)) = best else {
         return Err(Error::Data {
             path: PathBuf::new(),
             reason: "no candidate head".into(),
         });
     };
+    Ok(Frozen {
+        spec,
+        fitted,
+        dev_macro_f1,
+        candidates,
+    })
+}
+
+/// Calibrates the chosen head's temperature on dev and records dev and test metrics.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    fitted: Fitted,
+    spec: Spec,
+    dev: &SplitData,
+    test: &SplitData,
+    encoder: EncoderStamp,
+    seed: u64,
+    candidates: Vec<Candidate>,
+    split_sizes: &BTreeMap<String, usize>,
+) -> Result<StanceHead> {
     let temperature = calibrate(&fitted, dev)?;
     let mut metrics = BTreeMap::new();
     metrics.insert(
@@ -242,8 +339,32 @@ pub fn fit_best(
         metrics,
         candidates,
         split_sizes: split_sizes.clone(),
+        adapter: None,
     };
     Ok(StanceHead::new(config, fitted.w1, fitted.b1, fitted.out))
+}
+
+/// Fits every candidate on frozen vectors, keeps the best on dev macro-F1,
+/// calibrates its temperature on dev and reports dev and test metrics.
+pub fn fit_best(
+    train: &SplitData,
+    dev: &SplitData,
+    test: &SplitData,
+    encoder: EncoderStamp,
+    seed: u64,
+    split_sizes: &BTreeMap<String, usize>,
+) -> Result<StanceHead> {
+    let frozen = choose_frozen(train, dev, seed)?;
+    finish(
+        frozen.fitted,
+        frozen.spec,
+        dev,
+        test,
+        encoder,
+        seed,
+        frozen.candidates,
+        split_sizes,
+    )
 }
 
 struct Fitted {
