@@ -178,3 +178,82 @@ fn continuation_chain_over_many_paragraphs() {
     let qs = check(&text);
     assert!(qs.len() <= 1);
 }
+
+/// Runs `extract` on `text` and fails if it takes longer than a bound that
+/// is generous for a debug build: linear inputs of this size take well under
+/// a second, the old quadratic pairing took minutes.
+fn check_quickly(name: &str, text: &str) -> Vec<Quote> {
+    let t0 = std::time::Instant::now();
+    let qs = check(text);
+    let took = t0.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "{name}: {} bytes took {took:?}",
+        text.len()
+    );
+    qs
+}
+
+#[test]
+fn fifty_thousand_nested_marks_are_linear() {
+    // Every “ pairs with a ”: 50k nested empty quotes, each once rescanned
+    // over its whole span.
+    let text = "“".repeat(50_000) + &"”".repeat(50_000);
+    assert!(check_quickly("50k“+50k”", &text).is_empty());
+    let text = "He said “".to_string()
+        + &"“".repeat(50_000)
+        + "core words"
+        + &"”".repeat(50_000)
+        + "” today.";
+    assert_eq!(check_quickly("50k nested with words", &text).len(), 1);
+}
+
+#[test]
+fn a_mebibyte_of_quote_marks_is_linear() {
+    const MIB: usize = 1 << 20;
+    let patterns: [(&str, &str); 5] = [
+        ("“", "”"),
+        ("«‹", "›»"),
+        ("‘", "’"),
+        ("„", "“"),
+        ("「『", "』」"),
+    ];
+    for (open, close) in patterns {
+        let n = MIB / (open.len() + close.len());
+        let text = open.repeat(n) + &close.repeat(n);
+        check_quickly(&format!("{open}…{close}"), &text);
+    }
+    // Mixed marks, words and the occasional paragraph break.
+    let marks = [
+        "\"", "“", "”", "‘", "’", "'", "«", "»", "‹", "›", "„", "「", "」",
+    ];
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut text = String::with_capacity(MIB + 64);
+    while text.len() < MIB {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        text.push_str(marks[(seed % marks.len() as u64) as usize]);
+        match seed % 97 {
+            0 => text.push_str("\n\n"),
+            1..=10 => text.push_str(" said "),
+            11..=20 => text.push('a'),
+            _ => {}
+        }
+    }
+    check_quickly("mixed", &text);
+    let text = "\"a".repeat(MIB / 2);
+    check_quickly("alternating \"a", &text);
+}
+
+#[test]
+fn long_sentences_around_quotes_are_linear() {
+    // Per-quote or per-cue scans back to the sentence start used to be
+    // quadratic in the sentence length.
+    let n = 60_000;
+    check_quickly("cues", &"said ".repeat(4 * n));
+    let text = "x ".repeat(n) + ". " + &"\"ab cd ef\" ".repeat(n);
+    assert_eq!(check_quickly("after a long sentence", &text).len(), n);
+    let text = "x ".repeat(n) + &": \"ab cd ef\" ".repeat(n);
+    assert_eq!(check_quickly("after colons", &text).len(), n);
+}

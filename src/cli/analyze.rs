@@ -72,7 +72,8 @@ pub struct AnalyzeArgs {
     /// e.g. latin1, windows-1251, shift_jis. Without it such input must be UTF-8.
     #[arg(long, value_name = "LABEL", value_parser = input::encoding_label)]
     pub encoding: Option<&'static encoding_rs::Encoding>,
-    /// Analyze through a detente server instead of loading the model here.
+    /// Analyze through detente servers instead of loading the model here
+    /// (several, comma-separated, share the load).
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
     /// Output format: text for people; json (one object, or an array for

@@ -12,6 +12,7 @@ use detente::quotes::Quote;
 use detente::stance::Classification;
 use detente::wire;
 
+#[derive(Clone)]
 pub struct Client {
     inner: DetenteClient<InterceptedService<Channel, Auth>>,
 }
@@ -58,18 +59,33 @@ impl Client {
         api_key: Option<String>,
         ca: Option<PathBuf>,
     ) -> Result<Self> {
-        let url = match &ca {
-            Some(_) if !url.contains("://") => format!("https://{url}"),
-            _ => url.to_string(),
+        // Several servers, comma-separated, share the load: requests are
+        // balanced over them (each stream stays on one server).
+        let urls: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| match &ca {
+                Some(_) if !u.contains("://") => format!("https://{u}"),
+                _ => u.to_string(),
+            })
+            .collect();
+        anyhow::ensure!(!urls.is_empty(), "no server address in {url:?}");
+        let tls = match &ca {
+            Some(ca) => {
+                let pem = std::fs::read(ca)
+                    .with_context(|| format!("cannot read the CA certificate {}", ca.display()))?;
+                Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+            }
+            None => None,
         };
-        let url = url.as_str();
-        let mut endpoint = endpoint(url)?;
-        if let Some(ca) = &ca {
-            let pem = std::fs::read(ca)
-                .with_context(|| format!("cannot read the CA certificate {}", ca.display()))?;
-            endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
-                .context("TLS settings")?;
+        let mut endpoints = Vec::with_capacity(urls.len());
+        for u in &urls {
+            let mut e = endpoint(u)?;
+            if let Some(tls) = &tls {
+                e = e.tls_config(tls.clone()).context("TLS settings")?;
+            }
+            endpoints.push(e);
         }
         let auth = match api_key {
             Some(k) => Some(
@@ -79,10 +95,14 @@ impl Client {
             ),
             None => None,
         };
-        let channel = endpoint
-            .connect()
-            .await
-            .with_context(|| format!("cannot reach the detente server at {url}"))?;
+        let channel = if endpoints.len() == 1 {
+            endpoints[0]
+                .connect()
+                .await
+                .with_context(|| format!("cannot reach the detente server at {url}"))?
+        } else {
+            Channel::balance_list(endpoints.into_iter())
+        };
         Ok(Self {
             inner: DetenteClient::with_interceptor(channel, Auth(auth))
                 .max_decoding_message_size(64 << 20)

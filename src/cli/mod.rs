@@ -2,6 +2,7 @@
 //! subcommand lives in its own file and stays thin over the library.
 mod analyze;
 mod bench;
+mod bench_load;
 mod classify;
 mod client;
 mod eval;
@@ -99,6 +100,11 @@ pub enum Command {
     /// Time in-process classification (statements/s), for scripts/bench-compare.
     #[command(hide = true)]
     Bench(bench::BenchArgs),
+    /// Load a detente server on this machine: throughput and p50/p95/p99 latency.
+    #[command(
+        after_help = "Examples:\n  detente bench-load --server http://127.0.0.1:50051 --concurrency 8 --requests 2000"
+    )]
+    BenchLoad(bench_load::BenchLoadArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  detente completions bash > /etc/bash_completion.d/detente"
@@ -166,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::run(a, quiet),
         Command::Eval(a) => eval::run(a, quiet),
         Command::Bench(a) => bench::run(a),
+        Command::BenchLoad(a) => bench_load::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "detente", &mut std::io::stdout());

@@ -15,7 +15,7 @@ use super::phrases::{
     forward_description, forward_np, is_strong_cue, np_subject, run_forward, words,
 };
 use super::scan::{Para, RawQuote};
-use super::tokens::{Kind, Region, sentences, tokenize};
+use super::tokens::{Kind, Region, tokenize};
 
 /// Who said a quotation, as decided for one quote.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -70,27 +70,13 @@ pub(crate) fn attribute(text: &str, paras: &[Para], quotes: &[RawQuote]) -> Vec<
     for (pi, &p) in paras.iter().enumerate() {
         let regs = regions.get(pi).map_or(&[][..], Vec::as_slice);
         let toks = tokenize(text, p, regs);
-        let sents = sentences(text, &toks);
-        let mut sent_of = vec![0; toks.len()];
-        for (si, &(a, b)) in sents.iter().enumerate() {
-            for slot in sent_of.iter_mut().take(b).skip(a) {
-                *slot = si;
-            }
-        }
         // A headline has no final full stop; its capitalised words are not
         // reliable introductions of names.
         names.frozen = pi == 0
             && !text
                 .get(p.start..p.end)
                 .is_some_and(|t| t.trim_end().ends_with(['.', '"', '”', '?', '!']));
-        let v = ParaView {
-            text,
-            vocab: &vocab,
-            toks,
-            sents,
-            sent_of,
-            para: pi,
-        };
+        let v = ParaView::new(text, &vocab, toks, pi);
         let cues = walk(&v, &mut names);
         for (ti, t) in v.toks.iter().enumerate() {
             let Kind::Quote(qi, _) = t.kind else { continue };
@@ -367,7 +353,9 @@ fn previous_sentence_subject(v: &ParaView<'_>, names: &mut Names, s: usize) -> O
         return None;
     }
     let (ps, pe) = v.sentence(s - 1);
-    if (ps..pe).any(|k| v.is_quote(k)) {
+    // Per-sentence flag: scanning the sentence for every quote after it
+    // would be quadratic (`x x … x. "a b c" "a b c" …`).
+    if v.sentence_quoted(s - 1) {
         return None;
     }
     let np = clause_subject(v, names, pe, ps)?;

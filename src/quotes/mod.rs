@@ -347,6 +347,8 @@ mod timing {
         out
     }
 
+    /// Timings of the inputs that used to be quadratic:
+    /// `cargo test --lib quotes::timing -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn time_inputs() {
@@ -390,27 +392,6 @@ mod timing {
                 qs.len(),
                 t0.elapsed()
             );
-        }
-        if let Ok(p) = std::env::var("QUOTES_DUMP") {
-            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/articles");
-            let mut files: Vec<_> = std::fs::read_dir(dir)
-                .map(|rd| rd.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default();
-            files.sort();
-            let mut dump = String::new();
-            for f in files
-                .iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-            {
-                let t = std::fs::read_to_string(f).unwrap_or_default();
-                dump.push_str(&serde_json::to_string(&extract(&t)).unwrap_or_default());
-                dump.push('\n');
-            }
-            for (_, t) in &cases {
-                dump.push_str(&serde_json::to_string(&extract(t)).unwrap_or_default());
-                dump.push('\n');
-            }
-            let _ = std::fs::write(p, dump);
         }
     }
 }

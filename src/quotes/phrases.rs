@@ -10,7 +10,7 @@ use super::lexicon::{
     VERB_ADJUNCTS, is_clause_joint, is_determiner, is_name_connector, pronoun,
 };
 use super::names::{EntKind, Entity, Names, is_possessive, strip_possessive};
-use super::tokens::{Kind, Tok, is_capitalized, word};
+use super::tokens::{Kind, Tok, is_capitalized, sentences, word};
 
 pub(crate) const SUBJECT_WINDOW: usize = 40;
 
@@ -69,9 +69,71 @@ pub(crate) struct ParaView<'a> {
     pub sents: Vec<(usize, usize)>,
     pub sent_of: Vec<usize>,
     pub para: usize,
+    /// Token indices of the commas, ascending (clause starts in O(log n)).
+    pub commas: Vec<usize>,
+    /// Per sentence: it holds a quotation token.
+    pub sent_quoted: Vec<bool>,
+}
+
+impl<'a> ParaView<'a> {
+    /// Sentences and the per-paragraph indexes, all in one linear pass.
+    pub(crate) fn new(
+        text: &'a str,
+        vocab: &'a HashSet<String>,
+        toks: Vec<Tok>,
+        para: usize,
+    ) -> Self {
+        let sents = sentences(text, &toks);
+        let mut sent_of = vec![0; toks.len()];
+        let mut sent_quoted = vec![false; sents.len()];
+        for (si, &(a, b)) in sents.iter().enumerate() {
+            for slot in sent_of.iter_mut().take(b).skip(a) {
+                *slot = si;
+            }
+            if let Some(q) = sent_quoted.get_mut(si) {
+                *q = toks
+                    .get(a..b)
+                    .is_some_and(|ts| ts.iter().any(|t| matches!(t.kind, Kind::Quote(..))));
+            }
+        }
+        let commas = toks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind == Kind::Punct(','))
+            .map(|(i, _)| i)
+            .collect();
+        ParaView {
+            text,
+            vocab,
+            toks,
+            sents,
+            sent_of,
+            para,
+            commas,
+            sent_quoted,
+        }
+    }
 }
 
 impl ParaView<'_> {
+    /// The last comma in tokens `[s, j)`.
+    pub(crate) fn last_comma(&self, s: usize, j: usize) -> Option<usize> {
+        let n = self.commas.partition_point(|&k| k < j);
+        n.checked_sub(1)
+            .and_then(|i| self.commas.get(i))
+            .copied()
+            .filter(|&k| k >= s)
+    }
+
+    /// Some token of the sentence containing token `i` is a quotation.
+    pub(crate) fn sentence_quoted(&self, i: usize) -> bool {
+        match self.sent_of.get(i).and_then(|&si| self.sent_quoted.get(si)) {
+            Some(&q) => q,
+            // Same fallback range as `sentence`: the whole paragraph.
+            None => self.toks.iter().any(|t| matches!(t.kind, Kind::Quote(..))),
+        }
+    }
+
     pub(crate) fn w(&self, i: usize) -> &str {
         self.toks.get(i).map_or("", |t| word(self.text, t))
     }
@@ -331,10 +393,7 @@ pub(crate) fn finite_subject(
 /// A determiner-led description among the first words of the clause that
 /// ends before `j`.
 pub(crate) fn clause_description(v: &ParaView<'_>, s: usize, j: usize) -> Option<Np> {
-    let clause_start = (s..j)
-        .rev()
-        .find(|&k| v.is_punct(k, ','))
-        .map_or(s, |k| k + 1);
+    let clause_start = v.last_comma(s, j).map_or(s, |k| k + 1);
     (clause_start..j.min(clause_start + 4))
         .find(|&k| v.is_word(k) && is_determiner(v.w(k)) && pronoun(v.w(k)).is_none())
         .and_then(|k| forward_description(v, k, j))
