@@ -80,7 +80,11 @@ pub fn model_card(
         s,
         "Full-batch AdamW with inverse-frequency class weights, seed {}, weights\n\
          initialized from a seeded ChaCha stream: a rerun gives the same head. Each\n\
-         candidate keeps its best checkpoint by dev macro-F1; the best candidate wins.\n",
+         candidate keeps its best checkpoint by dev macro-F1; the best candidate wins.\n\
+         The adapter candidate starts from the best frozen-encoder head and trains it\n\
+         jointly with low-rank adapters on every layer's query and value projections\n\
+         (mini-batches of 32 statements of similar length, one epoch, AdamW), through\n\
+         the full encoder forward pass.\n",
         cfg.seed
     );
     let _ = writeln!(s, "| candidate | dev macro-F1 | dev accuracy | best step |");
