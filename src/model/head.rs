@@ -84,6 +84,21 @@ pub struct Candidate {
     pub steps: usize,
 }
 
+/// The head's arithmetic, shared by inference, training and fine-tuning:
+/// `x·w1ᵀ + b1`, then for the MLP `relu(·)·w2ᵀ + b2`.
+pub fn head_logits(
+    x: &Tensor,
+    w1: &Tensor,
+    b1: &Tensor,
+    out: Option<(&Tensor, &Tensor)>,
+) -> Result<Tensor> {
+    let h = x.matmul(&w1.t()?)?.broadcast_add(b1)?;
+    Ok(match out {
+        None => h,
+        Some((w2, b2)) => h.relu()?.matmul(&w2.t()?)?.broadcast_add(b2)?,
+    })
+}
+
 pub struct StanceHead {
     config: HeadConfig,
     w1: Tensor,
@@ -262,11 +277,12 @@ impl StanceHead {
 
     /// Raw logits `[n, 4]` for sentence vectors `[n, dim]`.
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let h = x.matmul(&self.w1.t()?)?.broadcast_add(&self.b1)?;
-        Ok(match &self.out {
-            None => h,
-            Some((w2, b2)) => h.relu()?.matmul(&w2.t()?)?.broadcast_add(b2)?,
-        })
+        head_logits(
+            x,
+            &self.w1,
+            &self.b1,
+            self.out.as_ref().map(|(a, b)| (a, b)),
+        )
     }
 
     /// Calibrated probabilities, one `[f32; 4]` per vector, in `Stance::ALL` order.

@@ -11,6 +11,7 @@ use super::Fitted;
 use crate::error::Result;
 use crate::metrics::evaluate;
 use crate::model::adapter::{Adapter, AdapterConfig, AdapterVars};
+use crate::model::head::head_logits;
 use crate::model::{Encoder, Tokens};
 use crate::stance::Stance;
 
@@ -39,16 +40,14 @@ struct HeadVars {
 
 impl HeadVars {
     fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let h = x
-            .matmul(&self.w1.as_tensor().t()?)?
-            .broadcast_add(self.b1.as_tensor())?;
-        Ok(match &self.out {
-            None => h,
-            Some((w2, b2)) => h
-                .relu()?
-                .matmul(&w2.as_tensor().t()?)?
-                .broadcast_add(b2.as_tensor())?,
-        })
+        head_logits(
+            x,
+            self.w1.as_tensor(),
+            self.b1.as_tensor(),
+            self.out
+                .as_ref()
+                .map(|(a, b)| (a.as_tensor(), b.as_tensor())),
+        )
     }
 
     fn snapshot(&self, steps: usize) -> Result<Fitted> {

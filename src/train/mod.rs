@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{Metrics, evaluate};
 use crate::model::head::{
     Candidate, EncoderStamp, HeadConfig, HeadKind, PROBE_COMPONENTS, PROBE_TEXT, StanceHead,
+    head_logits,
 };
 use crate::model::{Encoder, ModelFiles, Tokens};
 use crate::stance::Stance;
@@ -94,29 +95,6 @@ pub struct Trained {
     pub counts: BTreeMap<(Split, Stance), usize>,
 }
 
-/// Embeds `texts` in chunks, reporting progress as (done, total).
-pub fn embed_all(
-    encoder: &Encoder,
-    texts: &[&str],
-    progress: &dyn Fn(usize, usize),
-) -> Result<Tensor> {
-    let mut parts = Vec::new();
-    let chunk = 256;
-    for (i, c) in texts.chunks(chunk).enumerate() {
-        let (v, _) = encoder.embed(c)?;
-        parts.push(v);
-        progress((i * chunk + c.len()).min(texts.len()), texts.len());
-    }
-    if parts.is_empty() {
-        return Ok(Tensor::zeros(
-            (0, encoder.hidden_size()),
-            DType::F32,
-            &Device::Cpu,
-        )?);
-    }
-    Ok(Tensor::cat(&parts, 0)?)
-}
-
 pub fn train(
     encoder: &mut Encoder,
     model: &ModelFiles,
@@ -176,13 +154,15 @@ pub fn train(
     let mut candidates = frozen.candidates.clone();
     let sizes = split_sizes(&counts);
 
-    let head = if opts.finetune {
+    // Fine-tuning is kept only when it beats the frozen encoder on dev.
+    let mut tuned = None;
+    if opts.finetune {
         let pairs = |idx: &[usize]| -> Vec<(Tokens, Stance)> {
             idx.iter()
                 .map(|&i| (tokens[i].clone(), examples[i].label))
                 .collect()
         };
-        let tuned = finetune::finetune(
+        let t = finetune::finetune(
             encoder,
             &pairs(&train_idx),
             &pairs(&dev_idx),
@@ -190,23 +170,28 @@ pub fn train(
             opts.seed,
             &|a, b| progress("fine-tuning", a, b),
         )?;
-        let name = format!(
-            "{} + encoder adapters (LoRA rank {})",
-            frozen.spec.name(),
-            finetune::ADAPTER.rank
-        );
         candidates.push(Candidate {
-            name,
-            dev_macro_f1: tuned.dev_macro_f1,
-            dev_accuracy: tuned.dev_accuracy,
-            steps: tuned.steps,
+            name: format!(
+                "{} + encoder adapters (LoRA rank {})",
+                frozen.spec.name(),
+                finetune::ADAPTER.rank
+            ),
+            dev_macro_f1: t.dev_macro_f1,
+            dev_accuracy: t.dev_accuracy,
+            steps: t.steps,
         });
-        if tuned.dev_macro_f1 > frozen.dev_macro_f1 {
-            encoder.merge_adapter(&tuned.adapter)?;
+        if t.dev_macro_f1 > frozen.dev_macro_f1 {
+            tuned = Some(t);
+        }
+    }
+    let head = match tuned {
+        Some(t) => {
+            encoder.merge_adapter(&t.adapter)?;
+            // Vectors through the merged encoder: exactly what inference sees.
             let dev = vectors(encoder, &dev_idx, "embedding dev")?;
             let test = vectors(encoder, &test_idx, "embedding test")?;
             let mut head = finish(
-                tuned.head,
+                t.head,
                 frozen.spec,
                 &dev,
                 &test,
@@ -215,9 +200,10 @@ pub fn train(
                 candidates,
                 &sizes,
             )?;
-            head.set_adapter(tuned.adapter);
+            head.set_adapter(t.adapter);
             head
-        } else {
+        }
+        None => {
             let test = vectors(encoder, &test_idx, "embedding test")?;
             finish(
                 frozen.fitted,
@@ -230,18 +216,6 @@ pub fn train(
                 &sizes,
             )?
         }
-    } else {
-        let test = vectors(encoder, &test_idx, "embedding test")?;
-        finish(
-            frozen.fitted,
-            frozen.spec,
-            &dev,
-            &test,
-            stamp,
-            opts.seed,
-            candidates,
-            &sizes,
-        )?
     };
     head.save(&opts.out)?;
     let card = card::model_card(head.config(), &files, &counts);
@@ -376,11 +350,12 @@ struct Fitted {
 
 impl Fitted {
     fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let h = x.matmul(&self.w1.t()?)?.broadcast_add(&self.b1)?;
-        Ok(match &self.out {
-            None => h,
-            Some((w2, b2)) => h.relu()?.matmul(&w2.t()?)?.broadcast_add(b2)?,
-        })
+        head_logits(
+            x,
+            &self.w1,
+            &self.b1,
+            self.out.as_ref().map(|(a, b)| (a, b)),
+        )
     }
 
     fn probabilities(&self, x: &Tensor, temperature: f32) -> Result<Vec<[f32; 4]>> {
