@@ -178,6 +178,21 @@ impl Bert {
         self.hidden
     }
 
+    /// Word + position + token-type embeddings, `[batch·len, hidden]`, before
+    /// the embedding layer norm.
+    fn embeddings(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, len) = ids.dims2()?;
+        let h = self.hidden;
+        let x = self.word.index_select(&ids.flatten_all()?, 0)?;
+        let pos = self
+            .position
+            .narrow(0, 0, len)?
+            .broadcast_add(&self.token_type)?;
+        x.reshape((b, len, h))?
+            .broadcast_add(&pos)?
+            .reshape((b * len, h))
+    }
+
     pub fn num_layers(&self) -> usize {
         self.layers.len()
     }
@@ -223,16 +238,10 @@ impl Bert {
     ) -> candle_core::Result<Tensor> {
         let (b, len) = ids.dims2()?;
         let (h, nh, hd) = (self.hidden, self.heads, self.head_dim);
-        let x = self.word.index_select(&ids.flatten_all()?, 0)?;
-        let pos = self
-            .position
-            .narrow(0, 0, len)?
-            .broadcast_add(&self.token_type)?;
-        let x = x.reshape((b, len, h))?.broadcast_add(&pos)?;
         let mut x = self
             .emb_norm
-            .forward_differentiable(&x.reshape((b * len, h))?)?;
-        let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e4)?.reshape((b, 1, 1, len))?;
+            .forward_differentiable(&self.embeddings(ids)?)?;
+        let bias = mask_bias(mask)?;
         let q_scale = 1.0 / (hd as f64).sqrt();
         for (i, l) in self.layers.iter().enumerate() {
             let qkv = l.qkv.forward(&x)?;
@@ -277,16 +286,9 @@ impl Bert {
     pub fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
         let (b, len) = ids.dims2()?;
         let h = self.hidden;
-        let x = self.word.index_select(&ids.flatten_all()?, 0)?;
-        let pos = self
-            .position
-            .narrow(0, 0, len)?
-            .broadcast_add(&self.token_type)?;
-        let x = x.reshape((b, len, h))?.broadcast_add(&pos)?;
-        let mut x = self.emb_norm.forward(&x.reshape((b * len, h))?)?;
-        // Additive bias: 0 where attended, a large negative where padded.
+        let mut x = self.emb_norm.forward(&self.embeddings(ids)?)?;
         let bias = match mask {
-            Some(m) => Some(((m.to_dtype(DType::F32)? - 1.0)? * 1e4)?.reshape((b, 1, 1, len))?),
+            Some(m) => Some(mask_bias(m)?),
             None => None,
         };
         for layer in &self.layers {
@@ -334,6 +336,13 @@ impl Bert {
         let up = l.up.forward(&attn)?.gelu_erf()?;
         l.out_norm.forward(&(l.down.forward(&up)? + attn)?)
     }
+}
+
+/// Additive attention bias `[batch, 1, 1, len]` from a `[batch, len]` mask:
+/// 0 where attended, a large negative where padded.
+fn mask_bias(mask: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, len) = mask.dims2()?;
+    ((mask.to_dtype(DType::F32)? - 1.0)? * 1e4)?.reshape((b, 1, 1, len))
 }
 
 /// Attention-masked mean over tokens, then L2 normalization: the sentence
@@ -398,6 +407,18 @@ mod tests {
         }
         let norm: f32 = b0.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn differentiable_path_matches_inference_path() {
+        let (bert, _) = tiny();
+        let dev = Device::Cpu;
+        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        let fast = bert.forward(&ids, Some(&mask)).unwrap();
+        let slow = bert.forward_differentiable(&ids, &mask, &[]).unwrap();
+        let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
     }
 
     #[test]

@@ -184,39 +184,29 @@ pub fn train(
             tuned = Some(t);
         }
     }
-    let head = match tuned {
+    let (fitted, adapter, dev) = match tuned {
         Some(t) => {
             encoder.merge_adapter(&t.adapter)?;
             // Vectors through the merged encoder: exactly what inference sees.
             let dev = vectors(encoder, &dev_idx, "embedding dev")?;
-            let test = vectors(encoder, &test_idx, "embedding test")?;
-            let mut head = finish(
-                t.head,
-                frozen.spec,
-                &dev,
-                &test,
-                stamp,
-                opts.seed,
-                candidates,
-                &sizes,
-            )?;
-            head.set_adapter(t.adapter);
-            head
+            (t.head, Some(t.adapter), dev)
         }
-        None => {
-            let test = vectors(encoder, &test_idx, "embedding test")?;
-            finish(
-                frozen.fitted,
-                frozen.spec,
-                &dev,
-                &test,
-                stamp,
-                opts.seed,
-                candidates,
-                &sizes,
-            )?
-        }
+        None => (frozen.fitted, None, dev),
     };
+    let test = vectors(encoder, &test_idx, "embedding test")?;
+    let mut head = finish(
+        fitted,
+        frozen.spec,
+        &dev,
+        &test,
+        stamp,
+        opts.seed,
+        candidates,
+        &sizes,
+    )?;
+    if let Some(adapter) = adapter {
+        head.set_adapter(adapter);
+    }
     head.save(&opts.out)?;
     let card = card::model_card(head.config(), &files, &counts);
     let card_path = opts.out.join("MODEL_CARD.md");
