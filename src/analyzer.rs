@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::head::PROBE_TEXT;
-use crate::model::{BatchLimits, Encoder, ModelFiles, StanceHead, Tokens};
+use crate::model::{BatchLimits, Encoder, ModelFiles, Precision, StanceHead, Tokens};
 use crate::quotes::{Extractor, Quote, QuoteKind};
 use crate::stance::{Classification, Scores, Stance};
 use crate::tension::{self, Tension};
@@ -20,6 +20,8 @@ pub struct ModelOptions {
     /// Directory holding `head.safetensors` and `config.json`.
     pub head: PathBuf,
     pub limits: BatchLimits,
+    /// Arithmetic of the encoder's linear layers.
+    pub precision: Precision,
 }
 
 impl Default for ModelOptions {
@@ -29,6 +31,7 @@ impl Default for ModelOptions {
             revision: crate::model::DEFAULT_REVISION.to_string(),
             head: default_head_dir(),
             limits: BatchLimits::default(),
+            precision: Precision::Auto,
         }
     }
 }
@@ -119,6 +122,8 @@ impl Analyzer {
         if let Some(adapter) = head.load_adapter(encoder.num_layers(), encoder.hidden_size())? {
             encoder.merge_adapter(&adapter)?;
         }
+        let precision = encoder.set_precision(opts.precision)?;
+        tracing::info!(%precision, "encoder ready");
         Ok(Self::from_parts(encoder, head, files))
     }
 

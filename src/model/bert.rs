@@ -9,6 +9,8 @@ use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use super::adapter::Adapter;
+use super::attention::Attention;
+use super::gemm::{Activation, PackedLinear};
 use serde::Deserialize;
 
 /// The fields of a Hugging Face `config.json` that a BERT encoder needs.
@@ -64,6 +66,33 @@ struct Layer {
     up: Linear,
     down: Linear,
     out_norm: Norm,
+    /// The same four projections in bf16, when enabled (inference only).
+    packed: Option<Packed>,
+}
+
+struct Packed {
+    qkv: PackedLinear,
+    attn_out: PackedLinear,
+    /// GELU is applied inside this one.
+    up: PackedLinear,
+    down: PackedLinear,
+}
+
+impl Packed {
+    fn new(l: &Layer) -> candle_core::Result<Self> {
+        let pack = |lin: &Linear, act| -> candle_core::Result<PackedLinear> {
+            let bias = lin
+                .bias()
+                .ok_or_else(|| candle_core::Error::Msg("missing bias".into()))?;
+            PackedLinear::new(lin.weight(), bias, act)
+        };
+        Ok(Self {
+            qkv: pack(&l.qkv, Activation::None)?,
+            attn_out: pack(&l.attn_out, Activation::None)?,
+            up: pack(&l.up, Activation::Gelu)?,
+            down: pack(&l.down, Activation::None)?,
+        })
+    }
 }
 
 /// Trainable low-rank updates of one layer's query and value projections
@@ -160,6 +189,7 @@ impl Bert {
                 up: linear(&l.pp("intermediate.dense"), cfg.intermediate_size, h)?,
                 down: linear(&l.pp("output.dense"), h, cfg.intermediate_size)?,
                 out_norm: layer_norm(&l.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?,
+                packed: None,
             });
         }
         Ok(Self {
@@ -197,6 +227,27 @@ impl Bert {
         self.layers.len()
     }
 
+    /// Runs the four linear layers of every block in bf16 (see `gemm`), or
+    /// back in f32. Fails, changing nothing, when the CPU cannot.
+    pub fn set_bf16(&mut self, on: bool) -> candle_core::Result<()> {
+        let packed = if on {
+            self.layers
+                .iter()
+                .map(|l| Packed::new(l).map(Some))
+                .collect::<candle_core::Result<Vec<_>>>()?
+        } else {
+            self.layers.iter().map(|_| None).collect()
+        };
+        for (layer, p) in self.layers.iter_mut().zip(packed) {
+            layer.packed = p;
+        }
+        Ok(())
+    }
+
+    pub fn is_bf16(&self) -> bool {
+        self.layers.iter().any(|l| l.packed.is_some())
+    }
+
     /// Folds a fine-tuned adapter into the weights: inference then costs
     /// exactly what it did before.
     pub fn merge(&mut self, adapter: &Adapter) -> candle_core::Result<()> {
@@ -223,6 +274,9 @@ impl Bert {
             )?;
             let bias = layer.qkv.bias().cloned();
             layer.qkv = Linear::new(merged, bias);
+            if layer.packed.is_some() {
+                layer.packed = Some(Packed::new(layer)?);
+            }
         }
         Ok(())
     }
@@ -281,60 +335,50 @@ impl Bert {
     }
 
     /// `ids`: `[batch, len]` u32 token ids. `mask`: `[batch, len]` f32, 1 for
-    /// tokens and 0 for padding, or `None` when nothing is padded.
-    /// Returns the last hidden states, `[batch, len, hidden]`.
+    /// tokens and 0 for padding (padding last), or `None` when nothing is
+    /// padded. Returns the last hidden states, `[batch, len, hidden]`.
     pub fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
         let (b, len) = ids.dims2()?;
         let h = self.hidden;
         let mut x = self.emb_norm.forward(&self.embeddings(ids)?)?;
-        let bias = match mask {
-            Some(m) => Some(mask_bias(m)?),
-            None => None,
+        let lengths = match mask {
+            Some(m) => m
+                .to_dtype(DType::F32)?
+                .to_vec2::<f32>()?
+                .iter()
+                .map(|row| row.iter().filter(|&&v| v > 0.5).count())
+                .collect(),
+            None => vec![len; b],
+        };
+        let attention = Attention {
+            batch: b,
+            len,
+            heads: self.heads,
+            head_dim: self.head_dim,
+            lengths,
         };
         for layer in &self.layers {
-            x = self.layer(layer, &x, b, len, bias.as_ref())?;
+            x = layer.forward(&x, &attention)?;
         }
         x.reshape((b, len, h))
     }
+}
 
-    fn layer(
-        &self,
-        l: &Layer,
-        x: &Tensor,
-        b: usize,
-        len: usize,
-        bias: Option<&Tensor>,
-    ) -> candle_core::Result<Tensor> {
-        let (nh, hd, h) = (self.heads, self.head_dim, self.hidden);
-        let qkv = l.qkv.forward(x)?.reshape((b, len, 3, nh, hd))?;
-        let q = qkv
-            .narrow(2, 0, 1)?
-            .squeeze(2)?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let kt = qkv
-            .narrow(2, 1, 1)?
-            .squeeze(2)?
-            .permute((0, 2, 3, 1))?
-            .contiguous()?;
-        let v = qkv
-            .narrow(2, 2, 1)?
-            .squeeze(2)?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let mut scores = q.matmul(&kt)?;
-        if let Some(bias) = bias {
-            scores = scores.broadcast_add(bias)?;
+impl Layer {
+    /// One transformer block on `[batch·len, hidden]`.
+    fn forward(&self, x: &Tensor, attention: &Attention) -> candle_core::Result<Tensor> {
+        if let Some(p) = &self.packed {
+            let ctx = p.qkv.forward(x)?.apply_op1_no_bwd(attention)?;
+            let attn = self.attn_norm.forward(&p.attn_out.forward_add(&ctx, x)?)?;
+            let up = p.up.forward(&attn)?;
+            return self.out_norm.forward(&p.down.forward_add(&up, &attn)?);
         }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b * len, h))?;
-        let attn = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + x)?)?;
-        let up = l.up.forward(&attn)?.gelu_erf()?;
-        l.out_norm.forward(&(l.down.forward(&up)? + attn)?)
+        let ctx = self.qkv.forward(x)?.apply_op1_no_bwd(attention)?;
+        let attn = self
+            .attn_norm
+            .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
+        let up = self.up.forward(&attn)?.gelu_erf()?;
+        self.out_norm.forward(&(self.down.forward(&up)? + attn)?)
     }
 }
 

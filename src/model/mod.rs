@@ -1,11 +1,13 @@
 //! Everything that touches the model: finding its files, the BERT encoder,
 //! sentence vectors and the stance head.
 pub mod adapter;
+mod attention;
 pub mod bert;
 pub mod encoder;
+pub mod gemm;
 pub mod head;
 pub mod resolve;
 
-pub use encoder::{BatchLimits, Encoder, Tokens};
+pub use encoder::{BatchLimits, Encoder, Precision, Tokens};
 pub use head::{HeadConfig, HeadKind, StanceHead};
 pub use resolve::{DEFAULT_MODEL, DEFAULT_REVISION, ModelFiles, resolve};
