@@ -9,7 +9,7 @@
 #
 # To reuse a cache you already have instead of the model stage, build with
 #   --build-context hfcache=$HOME/.cache/huggingface/hub --build-arg MODEL_FROM=hfcache-layout
-ARG RUST_VERSION=1.88
+ARG RUST_VERSION=1.89
 ARG MODEL_FROM=model
 
 FROM rust:${RUST_VERSION}-bookworm AS build

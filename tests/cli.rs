@@ -1,7 +1,7 @@
 //! The binary as a user meets it: output shapes, exit codes, errors.
 mod common;
 
-use common::server::detente;
+use common::server::{detente, json_lines, stdout};
 
 #[test]
 fn classify_jsonl_shape_is_the_contract() {
@@ -11,16 +11,7 @@ fn classify_jsonl_shape_is_the_contract() {
         .arg("The committee meets on Tuesday.")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(stdout(&out).as_bytes());
     assert_eq!(lines.len(), 2);
     assert_eq!(
         lines[0]["text"],
@@ -54,15 +45,9 @@ fn classify_reads_stdin_lines_in_order() {
         .write_all(b"We hope for a deal.\nTroops are massing at the border.\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let texts: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let texts: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|v| v["text"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(
         texts,

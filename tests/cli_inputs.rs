@@ -2,15 +2,17 @@
 //! articles (one nested), an HTML page, an empty file and a binary file. Every
 //! format is checked, and so is the exit code: 1, because the binary file
 //! fails while the others are still analyzed.
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::server::{json_lines, stderr};
 use serde_json::Value;
 
+/// The binary, with the terminal width left to the default.
 fn detente() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_detente"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.env_remove("DETENTE_SERVER");
+    let mut cmd = common::server::detente();
     cmd.env_remove("COLUMNS");
     cmd
 }
@@ -22,10 +24,6 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run detente")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 // Fictional reports, written for these tests.
@@ -96,6 +94,16 @@ fn id_of(path: &Path, rel: &str) -> String {
     path.join(rel).display().to_string()
 }
 
+/// Runs `args` on a fresh [`folder`], checks that only the binary file
+/// failed, and returns the folder, the run and its stdout.
+fn run_folder(args: &[&str]) -> (tempfile::TempDir, Output, String) {
+    let dir = folder();
+    let o = run(args, dir.path());
+    assert_binary_reported(&o, dir.path());
+    let text = String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout");
+    (dir, o, text)
+}
+
 /// The failure is reported once, with the path and the reason, and is the
 /// only line about a failure.
 fn assert_binary_reported(o: &Output, dir: &Path) {
@@ -147,10 +155,8 @@ fn by_id<'a>(items: &'a [Value], dir: &Path, rel: &str) -> &'a Value {
 
 #[test]
 fn json_analyzes_every_good_input_and_reports_the_binary_one() {
-    let dir = folder();
-    let o = run(&["analyze", "--format", "json"], dir.path());
-    assert_binary_reported(&o, dir.path());
-    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    let (dir, _, text) = run_folder(&["analyze", "--format", "json"]);
+    let v: Value = serde_json::from_str(&text).expect("stdout is one JSON document");
     let items = v.as_array().expect("an array for several articles");
     let ids: Vec<String> = items
         .iter()
@@ -204,14 +210,8 @@ fn json_analyzes_every_good_input_and_reports_the_binary_one() {
 
 #[test]
 fn jsonl_prints_one_object_per_analyzed_article() {
-    let dir = folder();
-    let o = run(&["analyze", "--format", "jsonl"], dir.path());
-    assert_binary_reported(&o, dir.path());
-    let text = String::from_utf8(o.stdout.clone()).unwrap();
-    let items: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let (dir, o, text) = run_folder(&["analyze", "--format", "jsonl"]);
+    let items = json_lines(text.as_bytes());
     let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(ids, expected_ids(dir.path()));
     items.iter().for_each(check_analysis);
@@ -244,10 +244,7 @@ fn csv_record(line: &str) -> Vec<String> {
 
 #[test]
 fn csv_has_a_header_and_a_row_per_analyzed_article() {
-    let dir = folder();
-    let o = run(&["analyze", "--format", "csv"], dir.path());
-    assert_binary_reported(&o, dir.path());
-    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    let (dir, _, text) = run_folder(&["analyze", "--format", "csv"]);
     let rows: Vec<Vec<String>> = text.lines().map(csv_record).collect();
     let header = &rows[0];
     assert_eq!(&header[..4], ["id", "quotations", "statements", "tension"]);
@@ -268,10 +265,7 @@ fn csv_has_a_header_and_a_row_per_analyzed_article() {
 
 #[test]
 fn text_shows_every_article_and_a_summary_without_color_when_piped() {
-    let dir = folder();
-    let o = run(&["analyze"], dir.path());
-    assert_binary_reported(&o, dir.path());
-    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    let (dir, o, text) = run_folder(&["analyze"]);
     assert!(!text.contains('\x1b'), "color escapes in piped output");
     for id in expected_ids(dir.path()) {
         assert!(text.lines().any(|l| l == id), "no heading for {id}");
@@ -287,9 +281,7 @@ fn text_shows_every_article_and_a_summary_without_color_when_piped() {
 
 #[test]
 fn quiet_keeps_failures_but_drops_the_summary() {
-    let dir = folder();
-    let o = run(&["--quiet", "analyze", "--format", "jsonl"], dir.path());
-    assert_binary_reported(&o, dir.path());
+    let (_, o, _) = run_folder(&["--quiet", "analyze", "--format", "jsonl"]);
     assert!(!stderr(&o).contains("articles analyzed"), "{}", stderr(&o));
 }
 
@@ -321,11 +313,7 @@ fn jsonl_input_keeps_ids_and_titles_and_fails_bad_lines_alone() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("detente: -:2: "), "{}", stderr(&o));
-    let items: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let items = json_lines(&o.stdout);
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["id"], "harbor-1");
     assert_eq!(items[0]["title"], "Strike looms");
@@ -358,11 +346,7 @@ fn declared_encodings_are_decoded_and_undeclared_ones_reported() {
         err.contains(&format!("{}: not UTF-8", undeclared.display())),
         "{err}"
     );
-    let items: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let items = json_lines(&o.stdout);
     assert_eq!(items.len(), 2);
     for v in &items {
         assert_eq!(v["quotes"][0]["speaker"], "Jos\u{e9} Ram\u{ed}rez", "{v}");

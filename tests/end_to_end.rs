@@ -2,8 +2,7 @@
 //! model: every RPC, health, reflection, and the CLI's two faces agreeing.
 mod common;
 
-use std::process::Output;
-
+use common::server::{ServingStatus, detente, health, refused, stdout};
 use detente::proto::{self, detente_client::DetenteClient};
 use tokio_stream::StreamExt;
 
@@ -20,16 +19,6 @@ fn article() -> (String, Option<usize>) {
         ),
         None => (example(), None),
     }
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,12 +90,10 @@ async fn every_rpc_against_the_real_server() {
 
     // ClassifyStatements keeps order and labels obvious cases.
     let r = client
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: vec![
-                "If they attack us, we will strike back with overwhelming force.".into(),
-                "We are ready to resume negotiations without preconditions.".into(),
-            ],
-        })
+        .classify_statements(common::server::statements(&[
+            "If they attack us, we will strike back with overwhelming force.",
+            "We are ready to resume negotiations without preconditions.",
+        ]))
         .await
         .unwrap()
         .into_inner()
@@ -116,27 +103,24 @@ async fn every_rpc_against_the_real_server() {
     assert_eq!(r[1].stance, proto::Stance::Conciliatory as i32);
 
     // Bad input: INVALID_ARGUMENT naming the limit's flag.
-    let err = client
-        .analyze_article(proto::AnalyzeArticleRequest {
-            id: "big".into(),
-            title: String::new(),
-            text: "x".repeat(300_000),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(
-        err.message().contains("--max-article-bytes"),
-        "{}",
-        err.message()
+    refused(
+        client
+            .analyze_article(proto::AnalyzeArticleRequest {
+                id: "big".into(),
+                title: String::new(),
+                text: "x".repeat(300_000),
+            })
+            .await,
+        tonic::Code::InvalidArgument,
+        "--max-article-bytes",
     );
-    let err = client
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: vec!["  ".into()],
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    refused(
+        client
+            .classify_statements(common::server::statements(&["  "]))
+            .await,
+        tonic::Code::InvalidArgument,
+        "empty",
+    );
 
     // AnalyzeArticles: one answer per request, ids kept, a bad article
     // answered with an error entry and the stream going on.
@@ -183,21 +167,8 @@ async fn every_rpc_against_the_real_server() {
     assert_eq!(answers[3].quotes.len(), 1);
 
     // Health and reflection.
-    let mut health = tonic_health::pb::health_client::HealthClient::new(
-        common::server::channel(&server.url).await.unwrap(),
-    );
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(
-        status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
+    let status = health(common::server::channel(&server.url).await.unwrap(), "").await;
+    assert_eq!(status, Some(ServingStatus::Serving));
     let services = list_services(&server.url).await;
     assert!(
         services.contains(&"detente.v1.Detente".to_string()),
@@ -211,14 +182,14 @@ async fn every_rpc_against_the_real_server() {
     // The CLI's two faces print the same JSON.
     let path = common::repo_path("examples/strait-talks.txt");
     let local = stdout(
-        &common::server::detente()
+        &detente()
             .args(["analyze", "--format", "json"])
             .arg(&path)
             .output()
             .unwrap(),
     );
     let remote = stdout(
-        &common::server::detente()
+        &detente()
             .args(["analyze", "--format", "json", "--server", &server.url])
             .arg(&path)
             .output()
@@ -240,9 +211,9 @@ async fn every_rpc_against_the_real_server() {
         "We hope the talks succeed.",
         "Nothing has been decided yet.",
     ];
-    let local = stdout(&common::server::detente().args(args).output().unwrap());
+    let local = stdout(&detente().args(args).output().unwrap());
     let remote = stdout(
-        &common::server::detente()
+        &detente()
             .args(args)
             .args(["--server", &server.url])
             .output()

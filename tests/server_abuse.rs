@@ -61,35 +61,29 @@ async fn hostile_inputs_get_clear_errors_or_answers() {
         .max_decoding_message_size(64 << 20);
 
     // 10 MB article: over the gRPC message limit (4 MiB by default).
-    let err = client
-        .analyze_article(analyze("a".repeat(10_000_000)))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
-    assert!(
-        err.message().contains("--max-message-bytes"),
-        "{}",
-        err.message()
+    common::server::refused(
+        client
+            .analyze_article(analyze("a".repeat(10_000_000)))
+            .await,
+        tonic::Code::ResourceExhausted,
+        "--max-message-bytes",
     );
 
     // Between the article limit (1 MiB) and the message limit: the article limit.
-    let err = client
-        .analyze_article(analyze("b".repeat(2 << 20)))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(
-        err.message().contains("--max-article-bytes"),
-        "{}",
-        err.message()
+    common::server::refused(
+        client.analyze_article(analyze("b".repeat(2 << 20))).await,
+        tonic::Code::InvalidArgument,
+        "--max-article-bytes",
     );
-    let err = client
-        .extract_quotes(proto::ExtractQuotesRequest {
-            text: "c".repeat(2 << 20),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    common::server::refused(
+        client
+            .extract_quotes(proto::ExtractQuotesRequest {
+                text: "c".repeat(2 << 20),
+            })
+            .await,
+        tonic::Code::InvalidArgument,
+        "--max-article-bytes",
+    );
 
     // 100,000 quotation marks, in several arrangements: answered in bounded time.
     let walls = [
@@ -103,8 +97,11 @@ async fn hostile_inputs_get_clear_errors_or_answers() {
         match client.analyze_article(analyze(text)).await {
             Ok(a) => assert!(a.into_inner().quotes.len() <= 2000),
             Err(e) => {
-                assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
-                assert!(e.message().contains("--max-quotes"), "{}", e.message());
+                common::server::refused(
+                    Err::<(), _>(e),
+                    tonic::Code::InvalidArgument,
+                    "--max-quotes",
+                );
             }
         }
         assert!(
@@ -116,38 +113,33 @@ async fn hostile_inputs_get_clear_errors_or_answers() {
 
     // Many short quotations: over --max-quotes (2000), named in the error.
     let many = "He said \"no\" and she said \"yes, indeed we will\". ".repeat(1500);
-    let err = client
-        .extract_quotes(proto::ExtractQuotesRequest { text: many })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(err.message().contains("--max-quotes"), "{}", err.message());
+    common::server::refused(
+        client
+            .extract_quotes(proto::ExtractQuotesRequest { text: many })
+            .await,
+        tonic::Code::InvalidArgument,
+        "--max-quotes",
+    );
 
     // ClassifyStatements limits.
     let too_many = vec!["Fine.".to_string(); 1025];
-    let err = client
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: too_many,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(
-        err.message().contains("--max-statements"),
-        "{}",
-        err.message()
+    common::server::refused(
+        client
+            .classify_statements(proto::ClassifyStatementsRequest {
+                statements: too_many,
+            })
+            .await,
+        tonic::Code::InvalidArgument,
+        "--max-statements",
     );
-    let err = client
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: vec!["long ".repeat(20_000)],
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(
-        err.message().contains("--max-statement-bytes"),
-        "{}",
-        err.message()
+    common::server::refused(
+        client
+            .classify_statements(proto::ClassifyStatementsRequest {
+                statements: vec!["long ".repeat(20_000)],
+            })
+            .await,
+        tonic::Code::InvalidArgument,
+        "--max-statement-bytes",
     );
     // Long but within the byte limit: truncated to the window, and said so.
     let r = client
@@ -176,7 +168,7 @@ async fn hostile_inputs_get_clear_errors_or_answers() {
     assert_eq!(a.quotes.len(), 1);
     // Invalid UTF-8 in a string field and a wrong wire type: refused at decoding
     // (INTERNAL, as the gRPC status-code guide prescribes for parse errors).
-    let err = raw_call(
+    let invalid_utf8 = raw_call(
         channel.clone(),
         RawArticle {
             id: "bad".into(),
@@ -184,25 +176,18 @@ async fn hostile_inputs_get_clear_errors_or_answers() {
             unknown: 0,
         },
     )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(
-            err.code(),
-            tonic::Code::Internal | tonic::Code::InvalidArgument
-        ),
-        "{err:?}"
-    );
-    let err = raw_call(channel.clone(), WrongWireType { text: 42 })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err.code(),
-            tonic::Code::Internal | tonic::Code::InvalidArgument
-        ),
-        "{err:?}"
-    );
+    .await;
+    let wrong_wire_type = raw_call(channel.clone(), WrongWireType { text: 42 }).await;
+    for r in [invalid_utf8, wrong_wire_type] {
+        let err = r.unwrap_err();
+        assert!(
+            matches!(
+                err.code(),
+                tonic::Code::Internal | tonic::Code::InvalidArgument
+            ),
+            "{err:?}"
+        );
+    }
 
     // A method that does not exist.
     let mut grpc = tonic::client::Grpc::new(channel.clone());
@@ -218,14 +203,7 @@ async fn hostile_inputs_get_clear_errors_or_answers() {
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
     // Still healthy and answering after all that.
-    let r = client
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: vec!["We are ready to talk.".into()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.results.len(), 1);
+    common::server::answers_one_statement(&mut client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,25 +217,26 @@ async fn limits_follow_their_flags() {
         "1",
     ])
     .await;
-    let mut client = DetenteClient::new(server.channel().await.unwrap());
-    let err = client
-        .analyze_article(analyze("d".repeat(101)))
-        .await
-        .unwrap_err();
-    assert!(err.message().contains("limit of 100"), "{}", err.message());
-    let err = client
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: vec!["One.".into(), "Two.".into(), "Three.".into()],
-        })
-        .await
-        .unwrap_err();
-    assert!(err.message().contains("limit of 2"), "{}", err.message());
-    let err = client
-        .analyze_article(analyze(
-            "\"First thing,\" he said. \"Second thing,\" she said.".into(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(err.message().contains("--max-quotes"), "{}", err.message());
+    let mut client = server.client().await;
+    common::server::refused(
+        client.analyze_article(analyze("d".repeat(101))).await,
+        tonic::Code::InvalidArgument,
+        "limit of 100",
+    );
+    common::server::refused(
+        client
+            .classify_statements(common::server::statements(&["One.", "Two.", "Three."]))
+            .await,
+        tonic::Code::InvalidArgument,
+        "limit of 2",
+    );
+    common::server::refused(
+        client
+            .analyze_article(analyze(
+                "\"First thing,\" he said. \"Second thing,\" she said.".into(),
+            ))
+            .await,
+        tonic::Code::InvalidArgument,
+        "--max-quotes",
+    );
 }

@@ -12,7 +12,7 @@ const REQUESTS: usize = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_clients_fifty_requests_each() {
-    let server = common::server::start_with(&["--metrics-addr", "127.0.0.1:0"], &[], None).await;
+    let server = common::server::start_metered(&[]).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
@@ -46,9 +46,7 @@ async fn sixty_four_clients_fifty_requests_each() {
                     let statement =
                         format!("The delegation {marker} will answer any provocation firmly.");
                     let r = client
-                        .classify_statements(proto::ClassifyStatementsRequest {
-                            statements: vec![statement.clone()],
-                        })
+                        .classify_statements(common::server::statements(&[&statement]))
                         .await
                         .unwrap()
                         .into_inner()

@@ -3,8 +3,8 @@
 //! with a certificate made here succeeds where plaintext fails.
 mod common;
 
+use common::server::ServingStatus;
 use detente::proto::{self, detente_client::DetenteClient};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 fn with_key<T>(msg: T, key: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
@@ -27,28 +27,15 @@ fn test_certificate() -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_guard_the_service_but_not_health() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    std::fs::write(&keys, "# fleet keys\nkey-one\n\nkey-two\n").unwrap();
-    let server = common::server::start_with(
-        &[
-            "--api-key-file",
-            keys.to_str().unwrap(),
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ],
-        &[],
-        None,
-    )
-    .await;
+    let keys = common::server::write_file(&dir, "keys", "# fleet keys\nkey-one\n\nkey-two\n");
+    let server = common::server::start_metered(&["--api-key-file", &keys]).await;
     let channel = server.channel().await.unwrap();
     let mut client = DetenteClient::new(channel.clone());
 
-    let err = client.get_info(info()).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unauthenticated);
-    assert!(
-        err.message().contains("--api-key-file"),
-        "{}",
-        err.message()
+    common::server::refused(
+        client.get_info(info()).await,
+        tonic::Code::Unauthenticated,
+        "--api-key-file",
     );
     for bad in [
         "Bearer key-three",
@@ -85,62 +72,102 @@ async fn api_keys_guard_the_service_but_not_health() {
     assert_eq!(r.into_inner().results.len(), 1);
 
     // Health needs no key: load balancers and kubelets probe it.
-    let status = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: "detente.v1.Detente".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(status, 1);
+    assert_eq!(
+        common::server::health(channel, common::server::DETENTE).await,
+        Some(ServingStatus::Serving)
+    );
 
     let refused = server
         .metric("detente_requests_total{code=\"UNAUTHENTICATED\"")
         .await;
     assert_eq!(refused, 7.0);
 
-    // The CLI takes its key from DETENTE_API_KEY.
-    let out = common::server::detente()
-        .args(["info", "--server", &server.url])
-        .env("DETENTE_API_KEY", "key-one")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = common::server::detente()
-        .args(["info", "--server", &server.url])
-        .env("DETENTE_API_KEY", "wrong")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Unauthenticated"));
+    // The CLI takes its key from --api-key, or from DETENTE_API_KEY; the
+    // flag wins over the environment.
+    let info_cli = |args: &[&str], env_key: Option<&str>| {
+        let mut cmd = common::server::detente();
+        cmd.args(["info", "--server", &server.url]).args(args);
+        cmd.env_remove("DETENTE_API_KEY");
+        if let Some(k) = env_key {
+            cmd.env("DETENTE_API_KEY", k);
+        }
+        cmd.output().unwrap()
+    };
+    common::server::stdout(&info_cli(&["--api-key", "key-one"], None));
+    common::server::stdout(&info_cli(&["--api-key", "key-two"], Some("wrong")));
+    common::server::stdout(&info_cli(&[], Some("key-one")));
+    for (args, env_key) in [
+        (&["--api-key", "wrong"][..], None),
+        (&[][..], Some("wrong")),
+        (&[][..], None),
+    ] {
+        let out = info_cli(args, env_key);
+        assert!(!out.status.success(), "{args:?} {env_key:?}");
+        assert!(
+            common::server::stderr(&out).contains("Unauthenticated"),
+            "{}",
+            common::server::stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn client_flags_have_environment_fallbacks_and_hide_the_key() {
+    for sub in [
+        "analyze",
+        "classify",
+        "extract",
+        "info",
+        "eval",
+        "bench-load",
+    ] {
+        let out = common::server::detente()
+            .args([sub, "--help"])
+            .env("DETENTE_API_KEY", "secret-key-value")
+            .env("DETENTE_TLS_CA", "/some/ca.pem")
+            .output()
+            .unwrap();
+        // Words only: the help wraps at the terminal's width.
+        let help = common::server::stdout(&out)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for needle in [
+            "--server",
+            "--api-key <KEY>",
+            "[env: DETENTE_API_KEY]",
+            "--tls-ca <PEM_FILE>",
+            "DETENTE_TLS_CA",
+        ] {
+            assert!(
+                help.contains(needle),
+                "{sub} --help lacks {needle}:\n{help}"
+            );
+        }
+        assert!(
+            !help.contains("secret-key-value"),
+            "{sub} --help shows the API key"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_handshake_with_a_generated_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = test_certificate();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, &cert).unwrap();
-    std::fs::write(&key_path, &key).unwrap();
-    let keys = dir.path().join("keys");
-    std::fs::write(&keys, "tls-key-1\n").unwrap();
-    let server = common::server::start_with(
+    let cert_path = common::server::write_file(&dir, "cert.pem", &cert);
+    let key_path = common::server::write_file(&dir, "key.pem", &key);
+    let keys = common::server::write_file(&dir, "keys", "tls-key-1\n");
+    let server = common::server::start_tls(
         &[
             "--tls-cert",
-            cert_path.to_str().unwrap(),
+            &cert_path,
             "--tls-key",
-            key_path.to_str().unwrap(),
+            &key_path,
             "--api-key-file",
-            keys.to_str().unwrap(),
+            &keys,
         ],
-        &[],
-        Some(cert.as_bytes()),
+        cert.as_bytes(),
     )
     .await;
     assert!(server.url.starts_with("https://"));
@@ -177,18 +204,33 @@ async fn tls_handshake_with_a_generated_certificate() {
         "a certificate from an untrusted CA was accepted"
     );
 
-    // The CLI over TLS: CA from DETENTE_TLS_CA, key from DETENTE_API_KEY. The
-    // certificate names localhost, so the CLI is pointed at that name.
+    // The CLI over TLS, with the CA and the key as flags, then from
+    // DETENTE_TLS_CA and DETENTE_API_KEY. The certificate names localhost,
+    // so the CLI is pointed at that name (without a scheme: --tls-ca makes
+    // it https).
     let port = server.url.rsplit(':').next().unwrap();
-    let out = common::server::detente()
-        .args(["info", "--server", &format!("https://localhost:{port}")])
-        .env("DETENTE_TLS_CA", &cert_path)
-        .env("DETENTE_API_KEY", "tls-key-1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let localhost = format!("localhost:{port}");
+    let cli = || {
+        let mut cmd = common::server::detente();
+        cmd.args(["info", "--server", &localhost])
+            .env_remove("DETENTE_TLS_CA")
+            .env_remove("DETENTE_API_KEY");
+        cmd
+    };
+    common::server::stdout(
+        &cli()
+            .args(["--tls-ca", &cert_path, "--api-key", "tls-key-1"])
+            .output()
+            .unwrap(),
     );
+    common::server::stdout(
+        &cli()
+            .env("DETENTE_TLS_CA", &cert_path)
+            .env("DETENTE_API_KEY", "tls-key-1")
+            .output()
+            .unwrap(),
+    );
+    // Without the CA the CLI speaks plaintext to the TLS port and fails.
+    let out = cli().args(["--api-key", "tls-key-1"]).output().unwrap();
+    assert!(!out.status.success());
 }

@@ -6,25 +6,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::server::ServingStatus;
 use detente::proto::{self, detente_client::DetenteClient};
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests() {
-    let mut server = common::server::start_with(
-        &[
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--shutdown-delay-seconds",
-            "1",
-            "--drain-seconds",
-            "60",
-        ],
-        &[],
-        None,
-    )
-    .await;
+    let mut server =
+        common::server::start_metered(&["--shutdown-delay-seconds", "1", "--drain-seconds", "60"])
+            .await;
     let channel = server.channel().await.unwrap();
 
     // Enough work to still be running when the signal lands.
@@ -60,15 +49,9 @@ async fn sigterm_drains_in_flight_requests() {
     // During the shutdown delay the listener still accepts, and health says
     // NOT_SERVING so a load balancer stops sending new work.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let status = HealthClient::new(server.channel().await.unwrap())
-        .check(HealthCheckRequest {
-            service: "detente.v1.Detente".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(status, ServingStatus::NotServing as i32);
+    let status =
+        common::server::health(server.channel().await.unwrap(), common::server::DETENTE).await;
+    assert_eq!(status, Some(ServingStatus::NotServing));
 
     for call in calls {
         let (sent, r) = call.await.unwrap().expect("in-flight request answered");

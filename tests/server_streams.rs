@@ -1,11 +1,12 @@
 //! AnalyzeArticles at scale with bad articles mixed in, a client that walks
-//! away mid-stream, and deadlines: cancelled work stops costing inference.
+//! away mid-stream, and deadlines (the client's and the server's): expired
+//! calls answer DEADLINE_EXCEEDED, and cancelled work stops costing inference.
 mod common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use detente::proto::{self, detente_client::DetenteClient};
+use detente::proto;
 use tokio_stream::StreamExt;
 
 fn article(i: usize) -> (proto::AnalyzeArticleRequest, &'static str) {
@@ -44,7 +45,7 @@ fn article(i: usize) -> (proto::AnalyzeArticleRequest, &'static str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_articles_with_bad_ones_mixed_in() {
     let server = common::server::start(&["--max-article-bytes", "4096"]).await;
-    let mut client = DetenteClient::new(server.channel().await.unwrap());
+    let mut client = server.client().await;
     let n = 1000;
     let (requests, kinds): (Vec<_>, Vec<_>) = (0..n).map(article).unzip();
     let started = Instant::now();
@@ -95,33 +96,86 @@ async fn thousand_articles_with_bad_ones_mixed_in() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelled_streams_and_deadlines_stop_the_work() {
-    let server = common::server::start_with(&["--metrics-addr", "127.0.0.1:0"], &[], None).await;
-    let channel = server.channel().await.unwrap();
+/// Polls `metric` until it reads `want`, for at most `within`.
+async fn settles(server: &common::server::Server, metric: &str, want: f64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = server.metric(metric).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{metric} still {got} after {within:?} (want {want})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
-    // A client that reads two answers of an endless stream, then hangs up
-    // (its own connection closes, as when a process dies).
-    let mut client = DetenteClient::new(server.channel().await.unwrap());
-    // HTTP/2 flow control keeps this from running ahead of the server.
-    let endless = tokio_stream::iter((0..).map(|i| article(i * 10).0));
+const IN_FLIGHT: &str = "detente_requests_in_flight";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_a_stream_frees_it() {
+    let server = common::server::start_metered(&[]).await;
+    let mut client = server.client().await;
+
+    // An endless request half that the client can close.
+    //
+    // Why the client closes it: tonic's client (hyper) sends the request half
+    // from a task of its own, and resets the HTTP/2 stream only when the
+    // call is dropped before the response headers arrive. A client that
+    // drops only the response half of an endless stream therefore keeps the
+    // stream open and keeps sending articles: to the server that is a live
+    // caller (its answers are still accepted at the HTTP/2 level), so its
+    // in-flight gauge rightly stays at 1. That was the gauge stuck at 1 seen
+    // before (checked: six seconds after such a client dropped its response
+    // half, the server was still answering some 150 of its articles a
+    // second); nothing on the server side was holding on. Once both halves
+    // are gone the client resets the stream, hyper drops the response body,
+    // and with it the request stream and the articles in flight.
+    let (close, closed) = tokio::sync::oneshot::channel::<()>();
+    let endless = futures::StreamExt::take_until(
+        tokio_stream::iter((0..).map(|i| article(i * 10).0)),
+        closed,
+    );
     let mut stream = client.analyze_articles(endless).await.unwrap().into_inner();
     for _ in 0..2 {
         let a = stream.next().await.unwrap().unwrap();
         assert!(a.error.is_none());
     }
+    assert_eq!(server.metric(IN_FLIGHT).await, 1.0);
     drop(stream);
+    drop(close);
     drop(client);
 
-    // Large requests with a deadline too short to finish: the callers give
-    // up, and the queue skips their remaining jobs instead of computing them.
+    settles(&server, IN_FLIGHT, 0.0, Duration::from_secs(5)).await;
+    let ended = server
+        .metric("detente_requests_total{code=\"CANCELLED\",rpc=\"AnalyzeArticles\"")
+        .await
+        + server
+            .metric("detente_requests_total{code=\"OK\",rpc=\"AnalyzeArticles\"")
+            .await;
+    assert_eq!(ended, 1.0, "the stream was recorded once as it ended");
+    let mut client = server.client().await;
+    common::server::answers_one_statement(&mut client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_client_deadlines_answer_deadline_exceeded_and_stop_the_work() {
+    let server = common::server::start_metered(&[]).await;
+    // Without tonic's own client-side timer, which would say CANCELLED first.
+    let raw = common::server::plain_h2_client(&server.url).await;
+
+    // Large requests with a deadline too short to finish: the server answers
+    // DEADLINE_EXCEEDED, and the queue skips their remaining jobs instead of
+    // computing them.
     let statements: Vec<String> = (0..1000)
         .map(|i| format!("Statement {i}: the sides exchanged views on the border question today."))
         .collect();
     let started = Instant::now();
     let mut calls = Vec::new();
     for _ in 0..4 {
-        let mut c = DetenteClient::new(channel.clone());
+        let mut c = raw.clone();
         let mut req = tonic::Request::new(proto::ClassifyStatementsRequest {
             statements: statements.clone(),
         });
@@ -131,31 +185,19 @@ async fn cancelled_streams_and_deadlines_stop_the_work() {
         ));
     }
     for call in calls {
-        let err = call.await.unwrap().unwrap_err();
-        // tonic reports its own expired deadline as CANCELLED; a client-side
-        // timer may win the race and say DEADLINE_EXCEEDED.
-        assert!(
-            matches!(
-                err.code(),
-                tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
-            ),
-            "{err:?}"
-        );
+        let r = tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("answered in time")
+            .unwrap();
+        common::server::refused(r, tonic::Code::DeadlineExceeded, "grpc-timeout");
     }
     assert!(started.elapsed() < Duration::from_secs(5));
 
     // The server is free again soon: 4000 statements would take far longer
     // than this if the abandoned jobs were still being computed.
-    let mut c = DetenteClient::new(channel.clone());
+    let mut client = server.client().await;
     let quick = Instant::now();
-    let r = c
-        .classify_statements(proto::ClassifyStatementsRequest {
-            statements: vec!["We welcome the agreement.".into()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(r.results.len(), 1);
+    common::server::answers_one_statement(&mut client).await;
     assert!(
         quick.elapsed() < Duration::from_secs(5),
         "server still busy with abandoned work: {:?}",
@@ -163,9 +205,69 @@ async fn cancelled_streams_and_deadlines_stop_the_work() {
     );
     let skipped = server.metric("detente_queue_skipped_jobs_total").await;
     assert!(skipped >= 4.0, "skipped jobs: {skipped}");
-    // Every expired ClassifyStatements call was recorded as CANCELLED.
     let expired = server
-        .metric("detente_requests_total{code=\"CANCELLED\",rpc=\"ClassifyStatements\"")
+        .metric("detente_requests_total{code=\"DEADLINE_EXCEEDED\",rpc=\"ClassifyStatements\"")
         .await;
     assert_eq!(expired, 4.0);
+
+    // A stream ends at its client's deadline too, with answers before it.
+    let mut c = raw.clone();
+    let mut req = tonic::Request::new(tokio_stream::iter((0..).map(|i| article(i * 10).0)));
+    req.set_timeout(Duration::from_secs(2));
+    let mut stream = c.analyze_articles(req).await.unwrap().into_inner();
+    let mut answered = 0;
+    let status = loop {
+        match tokio::time::timeout(Duration::from_secs(15), stream.next())
+            .await
+            .expect("the stream ended in time")
+        {
+            Some(Ok(_)) => answered += 1,
+            Some(Err(status)) => break status,
+            None => panic!("the stream ended without an error"),
+        }
+    };
+    assert!(answered > 0);
+    common::server::refused(
+        Err::<(), _>(status),
+        tonic::Code::DeadlineExceeded,
+        "grpc-timeout",
+    );
+    settles(&server, IN_FLIGHT, 0.0, Duration::from_secs(5)).await;
+    let expired = server
+        .metric("detente_requests_total{code=\"DEADLINE_EXCEEDED\",rpc=\"AnalyzeArticles\"")
+        .await;
+    assert_eq!(expired, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_request_timeout_answers_deadline_exceeded() {
+    let server = common::server::start_metered(&["--request-timeout-seconds", "0.2"]).await;
+    let mut client = server.client().await;
+    let statements: Vec<String> = (0..1000)
+        .map(|i| format!("Statement {i}: the delegations will meet again next week."))
+        .collect();
+    let started = Instant::now();
+    let r = client
+        .classify_statements(proto::ClassifyStatementsRequest { statements })
+        .await;
+    common::server::refused(
+        r,
+        tonic::Code::DeadlineExceeded,
+        "--request-timeout-seconds",
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // The cap is for unary calls: a stream that runs past it is answered in full.
+    let slow = futures::StreamExt::then(tokio_stream::iter(0..5), |i| async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        article(i * 10).0
+    });
+    let mut stream = client.analyze_articles(slow).await.unwrap().into_inner();
+    let mut answered = 0;
+    while let Some(a) = stream.next().await {
+        assert!(a.unwrap().error.is_none());
+        answered += 1;
+    }
+    assert_eq!(answered, 5);
+    settles(&server, IN_FLIGHT, 0.0, Duration::from_secs(5)).await;
 }

@@ -3,32 +3,48 @@
 mod common;
 
 use detente::metrics::evaluate;
-use detente::model::StanceHead;
-use detente::train::data::{Split, read_corpus, split};
+use detente::model::{Precision, StanceHead};
+use detente::train::data::{Example, Split, read_corpus, split};
+use detente::{Analyzer, ModelOptions};
 
 /// Gold labels of the seed article the head must get right, at least.
 const MIN_SEED_CORRECT: usize = 9;
 
+/// The committed head on an encoder run at `precision`.
+fn analyzer(precision: Precision) -> Analyzer {
+    let opts = ModelOptions {
+        head: common::repo_path("models/stance-head"),
+        precision,
+        ..ModelOptions::default()
+    };
+    Analyzer::load(&opts).unwrap_or_else(|e| panic!("the real model is needed: {e}"))
+}
+
+fn corpus_split(which: Split) -> Vec<Example> {
+    let (examples, _) = read_corpus(&common::repo_path("models/data")).unwrap();
+    let splits = split(&examples);
+    examples
+        .into_iter()
+        .zip(splits)
+        .filter(|(_, s)| *s == which)
+        .map(|(e, _)| e)
+        .collect()
+}
+
+/// Training measured the head in f32; f32 inference reproduces it.
 #[test]
 fn recorded_test_metrics_are_reproduced() {
     let head_dir = common::repo_path("models/stance-head");
     let head = StanceHead::load(&head_dir).unwrap();
     let recorded = &head.config().metrics["test"];
-    let (examples, _) = read_corpus(&common::repo_path("models/data")).unwrap();
-    let splits = split(&examples);
-    let test: Vec<_> = examples
-        .iter()
-        .zip(&splits)
-        .filter(|(_, s)| **s == Split::Test)
-        .map(|(e, _)| e)
-        .collect();
+    let test = corpus_split(Split::Test);
     assert_eq!(
         test.len(),
         recorded.size,
         "the corpus changed since the head was trained"
     );
     let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
-    let labels = common::analyzer().classify(&texts).unwrap();
+    let labels = analyzer(Precision::F32).classify(&texts).unwrap();
     let probs: Vec<[f32; 4]> = labels.iter().map(|c| c.scores.to_array()).collect();
     let gold: Vec<_> = test.iter().map(|e| e.label).collect();
     let m = evaluate(&gold, &probs);
@@ -38,6 +54,44 @@ fn recorded_test_metrics_are_reproduced() {
     );
     assert!((m.accuracy - recorded.accuracy).abs() < 0.005);
     assert!((m.macro_f1 - recorded.macro_f1).abs() < 0.005);
+}
+
+/// bf16 arithmetic (the default where the CPU has AVX-512 BF16) may change
+/// a label only where f32 is nearly undecided: at most 0.5% of the dev split.
+#[test]
+fn bf16_labels_agree_with_f32_on_the_dev_split() {
+    if !detente::model::kernels::bf16_supported() {
+        eprintln!("skipped: this CPU has no AVX-512 BF16, so detente runs in f32 only");
+        return;
+    }
+    let dev = corpus_split(Split::Dev);
+    let texts: Vec<&str> = dev.iter().map(|e| e.text.as_str()).collect();
+    let f32_labels = analyzer(Precision::F32).classify(&texts).unwrap();
+    let bf16 = analyzer(Precision::Bf16);
+    assert_eq!(bf16.encoder().precision(), Precision::Bf16);
+    let bf16_labels = bf16.classify(&texts).unwrap();
+    let mut differ = 0;
+    let mut max_prob_diff = 0f32;
+    for ((a, b), text) in f32_labels.iter().zip(&bf16_labels).zip(&texts) {
+        if a.label != b.label {
+            differ += 1;
+            println!(
+                "differs: f32 {} bf16 {}: {text}",
+                a.label.as_str(),
+                b.label.as_str()
+            );
+        }
+        for (x, y) in a.scores.to_array().iter().zip(b.scores.to_array()) {
+            max_prob_diff = max_prob_diff.max((x - y).abs());
+        }
+    }
+    let share = differ as f64 / texts.len() as f64;
+    println!(
+        "dev split: {differ}/{} labels differ between f32 and bf16 ({:.2}%), largest probability difference {max_prob_diff:.4}",
+        texts.len(),
+        100.0 * share
+    );
+    assert!(share <= 0.005, "{differ} of {} labels changed", texts.len());
 }
 
 #[test]

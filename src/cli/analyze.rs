@@ -9,7 +9,11 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{ModelArgs, client::Client, input, output};
+use super::{
+    ModelArgs,
+    client::{Client, ConnectArgs},
+    input, output,
+};
 use detente::analyzer::Analysis;
 use detente::{Analyzer, Stance};
 
@@ -76,6 +80,8 @@ pub struct AnalyzeArgs {
     /// (several, comma-separated, share the load).
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Output format: text for people; json (one object, or an array for
     /// several articles), jsonl (one object per line) or csv for programs.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -122,7 +128,7 @@ pub fn run(args: AnalyzeArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(url) = &args.server {
         let rt = super::runtime()?;
         rt.block_on(async {
-            let mut client = Client::connect(url).await?;
+            let mut client = Client::connect(url, &args.connect).await?;
             for chunk in articles.chunks(64) {
                 let batch = chunk
                     .iter()

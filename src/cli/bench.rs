@@ -37,6 +37,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         args.statements.display()
     );
     let analyzer = Analyzer::load(&args.model.options())?;
+    let precision = analyzer.encoder().precision().to_string();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     for &batch in &args.batch {
         let batch = batch.max(1);
@@ -67,8 +68,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         };
         println!(
             "{}",
-            json!({"engine": "detente", "config": config, "threads": threads,
-                   "statements_per_s": (rate * 10.0).round() / 10.0})
+            json!({"engine": "detente", "config": config, "precision": precision,
+                   "threads": threads, "statements_per_s": (rate * 10.0).round() / 10.0})
         );
     }
     Ok(ExitCode::SUCCESS)

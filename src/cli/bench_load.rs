@@ -11,13 +11,15 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use super::client::Client;
+use super::client::{Client, ConnectArgs};
 
 #[derive(Args, Debug)]
 pub struct BenchLoadArgs {
     /// The server (loopback addresses only).
     #[arg(long, env = "DETENTE_SERVER", default_value = "http://127.0.0.1:50051")]
     pub server: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Concurrent callers, each on its own connection.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -76,7 +78,7 @@ pub fn run(args: BenchLoadArgs) -> Result<ExitCode> {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
-            let mut client = Client::connect(&args.server).await?;
+            let mut client = Client::connect(&args.server, &args.connect).await?;
             let (next, statements) = (next.clone(), statements.clone());
             let total = args.requests;
             tasks.push(tokio::spawn(async move {

@@ -6,7 +6,11 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{ModelArgs, client::Client, output};
+use super::{
+    ModelArgs,
+    client::{Client, ConnectArgs},
+    output,
+};
 use detente::{Analyzer, Classification};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -22,6 +26,8 @@ pub struct ClassifyArgs {
     /// Label through a detente server instead of loading the model here.
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Output format: `jsonl` prints {"text", "label", "scores"} per statement, in order.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -51,8 +57,12 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
     let labels: Vec<Classification> = if wanted.is_empty() {
         Vec::new()
     } else if let Some(url) = &args.server {
-        super::runtime()?
-            .block_on(async { Client::connect(url).await?.classify(wanted.clone()).await })?
+        super::runtime()?.block_on(async {
+            Client::connect(url, &args.connect)
+                .await?
+                .classify(wanted.clone())
+                .await
+        })?
     } else {
         let analyzer = Analyzer::load(&args.model.options())?;
         let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();

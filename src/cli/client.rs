@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -40,15 +41,48 @@ fn endpoint(url: &str) -> Result<Endpoint> {
     Endpoint::from_shared(url.clone()).with_context(|| format!("bad server address {url}"))
 }
 
+/// How to reach a server that requires an API key or TLS: flags of every
+/// command that takes `--server`, with environment fallbacks.
+#[derive(Args, Clone)]
+pub struct ConnectArgs {
+    /// API key for a server started with --api-key-file (sent as
+    /// `authorization: Bearer <key>`). The environment variable keeps it out
+    /// of the process list.
+    #[arg(
+        long,
+        env = "DETENTE_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        help_heading = "Server connection"
+    )]
+    pub api_key: Option<String>,
+    /// CA certificate (PEM) the server's TLS certificate must chain to; with
+    /// it the connection is TLS (an address without a scheme gets https://).
+    #[arg(
+        long,
+        env = "DETENTE_TLS_CA",
+        value_name = "PEM_FILE",
+        help_heading = "Server connection"
+    )]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ConnectArgs {
+    // The key never reaches logs or debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectArgs")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("tls_ca", &self.tls_ca)
+            .finish()
+    }
+}
+
 impl Client {
-    /// Connects with the API key in DETENTE_API_KEY and the CA certificate in
-    /// DETENTE_TLS_CA, when set.
-    pub async fn connect(url: &str) -> Result<Self> {
-        let key = std::env::var("DETENTE_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
-        let ca = std::env::var_os("DETENTE_TLS_CA").map(PathBuf::from);
-        Self::connect_with(url, key, ca).await
+    /// Connects with the API key and CA certificate of `how` (an empty key
+    /// counts as none).
+    pub async fn connect(url: &str, how: &ConnectArgs) -> Result<Self> {
+        let key = how.api_key.clone().filter(|k| !k.is_empty());
+        Self::connect_with(url, key, how.tls_ca.clone()).await
     }
 
     /// `api_key` goes out as `authorization: Bearer <key>`. With `ca` (a PEM

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::{ModelArgs, client::Client};
+use super::{
+    ModelArgs,
+    client::{Client, ConnectArgs},
+};
 use detente::Analyzer;
 use detente::train::{data::read_jsonl, evaluate_examples};
 
@@ -18,6 +21,8 @@ pub struct EvalArgs {
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
     #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
     pub model: ModelArgs,
 }
 
@@ -26,7 +31,7 @@ pub fn run(args: EvalArgs, _quiet: bool) -> Result<ExitCode> {
     let texts: Vec<String> = examples.iter().map(|e| e.text.clone()).collect();
     let labels = match &args.server {
         Some(url) => super::runtime()?.block_on(async {
-            let mut client = Client::connect(url).await?;
+            let mut client = Client::connect(url, &args.connect).await?;
             let mut all = Vec::new();
             for chunk in texts.chunks(512) {
                 all.extend(client.classify(chunk.to_vec()).await?);

@@ -7,7 +7,10 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{client::Client, input, output};
+use super::{
+    client::{Client, ConnectArgs},
+    input, output,
+};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -25,6 +28,8 @@ pub struct ExtractArgs {
     /// Extract through a detente server instead of here.
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 pub fn run(args: ExtractArgs) -> Result<ExitCode> {
@@ -39,8 +44,12 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode> {
     let mut out = stdout.lock();
     for a in &articles {
         let quotes = match &args.server {
-            Some(url) => super::runtime()?
-                .block_on(async { Client::connect(url).await?.extract(a.text.clone()).await })?,
+            Some(url) => super::runtime()?.block_on(async {
+                Client::connect(url, &args.connect)
+                    .await?
+                    .extract(a.text.clone())
+                    .await
+            })?,
             None => detente::quotes::extract(&a.text),
         };
         match args.format {

@@ -4,7 +4,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::{ModelArgs, client::Client, output};
+use super::{
+    ModelArgs,
+    client::{Client, ConnectArgs},
+    output,
+};
 use detente::Analyzer;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -18,6 +22,8 @@ pub struct InfoArgs {
     /// Ask a detente server instead of loading the model here.
     #[arg(long, env = "DETENTE_SERVER")]
     pub server: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     #[command(flatten)]
@@ -26,9 +32,8 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let info = match &args.server {
-        Some(url) => {
-            super::runtime()?.block_on(async { Client::connect(url).await?.info().await })?
-        }
+        Some(url) => super::runtime()?
+            .block_on(async { Client::connect(url, &args.connect).await?.info().await })?,
         None => Analyzer::load(&args.model.options())?.info(),
     };
     match args.format {

@@ -45,10 +45,11 @@ pub struct ServeArgs {
     /// NOT_SERVING, so load balancers steer away first (5 suits Kubernetes).
     #[arg(long, env = "DETENTE_SHUTDOWN_DELAY_SECONDS", default_value_t = 0.0)]
     pub shutdown_delay_seconds: f64,
-    /// Longest any request may run, in seconds (0: no cap); a client's
-    /// shorter deadline wins.
-    #[arg(long, env = "DETENTE_REQUEST_TIMEOUT_SECONDS", default_value_t = 120)]
-    pub request_timeout_seconds: u64,
+    /// Longest a unary request may run, in seconds (0: no cap); past it the
+    /// caller gets DEADLINE_EXCEEDED. A client's shorter deadline
+    /// (grpc-timeout) wins; AnalyzeArticles streams end only at the client's.
+    #[arg(long, env = "DETENTE_REQUEST_TIMEOUT_SECONDS", default_value_t = 120.0)]
+    pub request_timeout_seconds: f64,
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
     #[arg(long, env = "DETENTE_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -87,8 +88,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         drain: Duration::from_secs(args.drain_seconds),
         shutdown_delay: Duration::try_from_secs_f64(args.shutdown_delay_seconds)
             .context("--shutdown-delay-seconds must be a non-negative number")?,
-        request_timeout: (args.request_timeout_seconds > 0)
-            .then(|| Duration::from_secs(args.request_timeout_seconds)),
+        request_timeout: Some(
+            Duration::try_from_secs_f64(args.request_timeout_seconds)
+                .context("--request-timeout-seconds must be a non-negative number")?,
+        )
+        .filter(|t| !t.is_zero()),
         metrics_addr: args.metrics_addr,
         api_keys: args
             .api_key_file

@@ -9,8 +9,9 @@ use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use super::adapter::Adapter;
-use super::attention::Attention;
-use super::gemm::{Activation, PackedLinear};
+use super::kernels::attention::Attention;
+use super::kernels::gemm::{Activation, PackedLinear};
+use super::kernels::norm::LayerNorm;
 use serde::Deserialize;
 
 /// The fields of a Hugging Face `config.json` that a BERT encoder needs.
@@ -47,11 +48,12 @@ struct Norm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    kernel: LayerNorm,
 }
 
 impl Norm {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)
+        self.kernel.forward(x)
     }
 
     fn forward_differentiable(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -123,9 +125,12 @@ fn linear(vb: &VarBuilder, out_dim: usize, in_dim: usize) -> candle_core::Result
 }
 
 fn layer_norm(vb: &VarBuilder, dim: usize, eps: f64) -> candle_core::Result<Norm> {
+    let weight = vb.get(dim, "weight")?;
+    let bias = vb.get(dim, "bias")?;
     Ok(Norm {
-        weight: vb.get(dim, "weight")?,
-        bias: vb.get(dim, "bias")?,
+        kernel: LayerNorm::new(&weight, &bias, eps)?,
+        weight,
+        bias,
         eps,
     })
 }
@@ -463,6 +468,30 @@ mod tests {
         let slow = bert.forward_differentiable(&ids, &mask, &[]).unwrap();
         let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
+    }
+
+    #[test]
+    fn bf16_sentence_vectors_stay_close_to_f32() {
+        if !crate::model::kernels::bf16_supported() {
+            eprintln!("skipped: this CPU has no AVX-512 BF16");
+            return;
+        }
+        let (mut bert, _) = tiny();
+        let dev = Device::Cpu;
+        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        let vectors = |bert: &Bert| -> Vec<Vec<f32>> {
+            let h = bert.forward(&ids, Some(&mask)).unwrap();
+            mean_pool_normalize(&h, &mask).unwrap().to_vec2().unwrap()
+        };
+        let exact = vectors(&bert);
+        bert.set_bf16(true).unwrap();
+        assert!(bert.is_bf16());
+        let fast = vectors(&bert);
+        for (a, b) in exact.iter().zip(&fast) {
+            let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!(cos > 0.999, "cosine {cos}");
+        }
     }
 
     #[test]

@@ -155,13 +155,13 @@ impl Encoder {
     pub fn set_precision(&mut self, precision: Precision) -> Result<Precision> {
         let bf16 = match precision {
             Precision::F32 => false,
-            Precision::Bf16 if !super::gemm::bf16_supported() => {
+            Precision::Bf16 if !super::kernels::bf16_supported() => {
                 return Err(Error::InvalidInput(
                     "precision bf16 needs a CPU with AVX-512 BF16; use f32 or auto".into(),
                 ));
             }
             Precision::Bf16 => true,
-            Precision::Auto => super::gemm::bf16_supported(),
+            Precision::Auto => super::kernels::bf16_supported(),
         };
         self.bert.set_bf16(bf16)?;
         Ok(self.precision())

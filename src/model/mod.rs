@@ -1,11 +1,10 @@
 //! Everything that touches the model: finding its files, the BERT encoder,
 //! sentence vectors and the stance head.
 pub mod adapter;
-mod attention;
 pub mod bert;
 pub mod encoder;
-pub mod gemm;
 pub mod head;
+pub mod kernels;
 pub mod resolve;
 
 pub use encoder::{BatchLimits, Encoder, Precision, Tokens};

@@ -136,12 +136,14 @@ impl Metrics {
     }
 
     /// Starts timing one RPC; the guard records it when finished or dropped.
-    pub fn rpc(self: &Arc<Self>, rpc: &'static str) -> RpcTimer {
+    /// `deadline` is when the call's deadline passes, if it has one.
+    pub fn rpc(self: &Arc<Self>, rpc: &'static str, deadline: Option<Instant>) -> RpcTimer {
         self.in_flight.inc();
         RpcTimer {
             metrics: self.clone(),
             rpc,
             started: Instant::now(),
+            deadline,
             code: None,
         }
     }
@@ -195,12 +197,14 @@ impl QueueObserver for Metrics {
     }
 }
 
-/// Records one RPC: its code when `finish`ed, CANCELLED when dropped unfinished
-/// (the client went away or its deadline passed).
+/// Records one RPC: its code when `finish`ed; when dropped unfinished,
+/// DEADLINE_EXCEEDED if its deadline has passed, else CANCELLED (the client
+/// went away).
 pub struct RpcTimer {
     metrics: Arc<Metrics>,
     rpc: &'static str,
     started: Instant,
+    deadline: Option<Instant>,
     code: Option<tonic::Code>,
 }
 
@@ -212,7 +216,10 @@ impl RpcTimer {
 
 impl Drop for RpcTimer {
     fn drop(&mut self) {
-        let code = self.code.unwrap_or(tonic::Code::Cancelled);
+        let code = self.code.unwrap_or_else(|| match self.deadline {
+            Some(at) if Instant::now() >= at => tonic::Code::DeadlineExceeded,
+            _ => tonic::Code::Cancelled,
+        });
         self.metrics.in_flight.dec();
         self.metrics
             .requests

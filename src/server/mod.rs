@@ -3,6 +3,7 @@
 //! health answers NOT_SERVING until it is ready, and again from the moment a
 //! shutdown signal arrives.
 mod auth;
+mod deadline;
 mod limits;
 pub mod metrics;
 mod service;
@@ -39,8 +40,9 @@ pub struct ServeOptions {
     /// says NOT_SERVING while requests are still accepted, so load balancers
     /// can steer away before connections are refused.
     pub shutdown_delay: Duration,
-    /// Server-side cap on any request's duration; a client's shorter
-    /// `grpc-timeout` wins (tonic enforces both).
+    /// Server-side cap on a unary request's duration; a client's shorter
+    /// `grpc-timeout` wins, and is the only deadline of a stream. Either ends
+    /// the call with DEADLINE_EXCEEDED (see `deadline.rs`).
     pub request_timeout: Option<Duration>,
     /// Where to serve Prometheus metrics over HTTP; off when `None`.
     pub metrics_addr: Option<SocketAddr>,
@@ -153,9 +155,12 @@ async fn serve_bound(
 
     let service = DetenteService::new(engine.clone(), opts.limits, metrics.clone());
     let detente = auth::Guarded::new(
-        DetenteServer::new(service)
-            .max_decoding_message_size(opts.max_message_bytes)
-            .max_encoding_message_size(opts.max_message_bytes.max(64 << 20)),
+        deadline::Deadlines::new(
+            DetenteServer::new(service)
+                .max_decoding_message_size(opts.max_message_bytes)
+                .max_encoding_message_size(opts.max_message_bytes.max(64 << 20)),
+            opts.request_timeout,
+        ),
         opts.api_keys.clone(),
         metrics.clone(),
     );
@@ -165,14 +170,13 @@ async fn serve_bound(
     let graceful = async move {
         let _ = stop_signal.wait_for(|s| *s).await;
     };
+    // No `.timeout(..)` here: deadlines are kept by `deadline::Deadlines`,
+    // which answers DEADLINE_EXCEEDED (tonic's timeout says CANCELLED).
     let mut builder = tonic::transport::Server::builder()
         .max_concurrent_streams(opts.max_concurrent_streams)
         // Dead peers are noticed and their connections closed.
         .http2_keepalive_interval(Some(Duration::from_secs(60)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)));
-    if let Some(t) = opts.request_timeout {
-        builder = builder.timeout(t);
-    }
     if let Some(tls) = &opts.tls {
         let identity = tonic::transport::Identity::from_pem(&tls.cert, &tls.key);
         builder = builder

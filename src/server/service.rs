@@ -6,6 +6,7 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{is_size_error, size_status};
+use super::deadline::Deadline;
 use super::limits::Limits;
 use super::metrics::{Metrics, RpcTimer};
 use crate::analyzer::{Analysis, assemble, statement_texts};
@@ -78,7 +79,7 @@ impl Detente for DetenteService {
         &self,
         request: Request<proto::AnalyzeArticleRequest>,
     ) -> Result<Response<proto::ArticleAnalysis>, Status> {
-        let timer = self.metrics.rpc("AnalyzeArticle");
+        let timer = self.metrics.rpc("AnalyzeArticle", deadline(&request));
         let req = request.into_inner();
         let out = self.analyze_one(&req).await;
         finish(timer, &out);
@@ -91,7 +92,7 @@ impl Detente for DetenteService {
         &self,
         request: Request<Streaming<proto::AnalyzeArticleRequest>>,
     ) -> Result<Response<Self::AnalyzeArticlesStream>, Status> {
-        let timer = self.metrics.rpc("AnalyzeArticles");
+        let timer = self.metrics.rpc("AnalyzeArticles", deadline(&request));
         if let Err(status) = self.engine() {
             timer.finish(status.code());
             return Err(status);
@@ -145,7 +146,7 @@ impl Detente for DetenteService {
         &self,
         request: Request<proto::ClassifyStatementsRequest>,
     ) -> Result<Response<proto::ClassifyStatementsResponse>, Status> {
-        let timer = self.metrics.rpc("ClassifyStatements");
+        let timer = self.metrics.rpc("ClassifyStatements", deadline(&request));
         let out = self.classify(request.into_inner()).await;
         finish(timer, &out);
         out.map(Response::new)
@@ -155,7 +156,7 @@ impl Detente for DetenteService {
         &self,
         request: Request<proto::ExtractQuotesRequest>,
     ) -> Result<Response<proto::ExtractQuotesResponse>, Status> {
-        let timer = self.metrics.rpc("ExtractQuotes");
+        let timer = self.metrics.rpc("ExtractQuotes", deadline(&request));
         let out = self.extract(request.into_inner()).await;
         finish(timer, &out);
         out.map(Response::new)
@@ -163,9 +164,9 @@ impl Detente for DetenteService {
 
     async fn get_info(
         &self,
-        _request: Request<proto::GetInfoRequest>,
+        request: Request<proto::GetInfoRequest>,
     ) -> Result<Response<proto::Info>, Status> {
-        let timer = self.metrics.rpc("GetInfo");
+        let timer = self.metrics.rpc("GetInfo", deadline(&request));
         let out = self
             .engine()
             .map(|engine| wire::info_to_proto(&engine.analyzer().info()));
@@ -209,6 +210,11 @@ impl DetenteService {
     }
 }
 
+/// The call's deadline, set by `deadline::Deadlines`.
+fn deadline<T>(request: &Request<T>) -> Option<std::time::Instant> {
+    request.extensions().get::<Deadline>().map(|d| d.0)
+}
+
 fn finish<T>(timer: RpcTimer, out: &Result<T, Status>) {
     timer.finish(match out {
         Ok(_) => tonic::Code::Ok,
@@ -217,7 +223,9 @@ fn finish<T>(timer: RpcTimer, out: &Result<T, Status>) {
 }
 
 /// A response stream that records its RPC when it ends: OK at its end, the
-/// code of a terminal error, CANCELLED when dropped early.
+/// code of a terminal error; when dropped early, CANCELLED (the caller reset
+/// the stream or its connection died) or DEADLINE_EXCEEDED (see `RpcTimer`).
+/// Dropping it drops the request stream and the articles in flight.
 struct Timed {
     inner: AnalysisStream,
     timer: Option<RpcTimer>,

@@ -20,7 +20,7 @@ pub const ADAPTER: AdapterConfig = AdapterConfig {
     alpha: 16.0,
 };
 const BATCH: usize = 32;
-const EPOCHS: usize = 1;
+const EPOCHS: usize = 2;
 const LR: f64 = 5e-4;
 const EVAL_EVERY: usize = 20;
 

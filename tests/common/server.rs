@@ -1,10 +1,19 @@
-//! Starts the real `detente serve` on a free loopback port.
+//! Starts the real `detente serve` on a free loopback port, and the small
+//! request and assertion blocks the server and CLI tests share.
+use std::future::Future;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::pin::Pin;
+use std::process::{Child, Command, Output, Stdio};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tonic_health::pb::health_check_response::ServingStatus;
+use detente::proto::{self, detente_client::DetenteClient};
+use tonic::transport::Channel;
+pub use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// The service name health reports on.
+pub const DETENTE: &str = "detente.v1.Detente";
 
 /// A running server, killed on drop.
 pub struct Server {
@@ -33,16 +42,26 @@ pub fn detente() -> Command {
 /// Starts `detente serve --addr 127.0.0.1:0 EXTRA...` and waits (up to two
 /// minutes) until health says SERVING.
 pub async fn start(extra: &[&str]) -> Server {
-    start_with(extra, &[], None).await
+    launch(extra, None).await
 }
 
-/// Like [`start`], with environment variables, and TLS when `ca` (the PEM of
-/// the CA behind `--tls-cert`) is given. Reads the metrics line when present.
-pub async fn start_with(extra: &[&str], env: &[(&str, &str)], ca: Option<&[u8]>) -> Server {
+/// Like [`start`], with `--metrics-addr 127.0.0.1:0` so that
+/// [`Server::metric`] can read the Prometheus metrics.
+pub async fn start_metered(extra: &[&str]) -> Server {
+    let mut args = vec!["--metrics-addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    launch(&args, None).await
+}
+
+/// Like [`start`], serving TLS: `ca` is the PEM of the CA behind `--tls-cert`.
+pub async fn start_tls(extra: &[&str], ca: &[u8]) -> Server {
+    launch(extra, Some(ca)).await
+}
+
+async fn launch(extra: &[&str], ca: Option<&[u8]>) -> Server {
     let mut cmd = detente();
     cmd.args(["serve", "--addr", "127.0.0.1:0"])
         .args(extra)
-        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut child = cmd.spawn().expect("start detente serve");
@@ -75,18 +94,10 @@ pub async fn start_with(extra: &[&str], env: &[(&str, &str)], ca: Option<&[u8]>)
             Instant::now() < deadline,
             "server not SERVING after two minutes"
         );
-        if let Ok(channel) = server.channel().await {
-            let mut health = HealthClient::new(channel);
-            let status = health
-                .check(HealthCheckRequest {
-                    service: "detente.v1.Detente".into(),
-                })
-                .await
-                .map(|r| r.into_inner().status)
-                .ok();
-            if status == Some(ServingStatus::Serving as i32) {
-                return server;
-            }
+        if let Ok(channel) = server.channel().await
+            && health(channel, DETENTE).await == Some(ServingStatus::Serving)
+        {
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -113,6 +124,11 @@ pub async fn tls_channel(
 }
 
 impl Server {
+    /// A detente client on a new connection to this server.
+    pub async fn client(&self) -> DetenteClient<Channel> {
+        DetenteClient::new(self.channel().await.expect("connect to the server"))
+    }
+
     /// A new connection to this server, over TLS when it serves TLS.
     pub async fn channel(&self) -> Result<tonic::transport::Channel, tonic::transport::Error> {
         match &self.ca {
@@ -153,4 +169,119 @@ pub async fn http_get(url: &str) -> String {
         Some((_, body)) => body.to_string(),
         None => text,
     }
+}
+
+/// What health answers for `service` ("" for the process), or `None` when
+/// the call fails.
+pub async fn health(channel: Channel, service: &str) -> Option<ServingStatus> {
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .ok()?
+        .into_inner()
+        .status;
+    ServingStatus::try_from(status).ok()
+}
+
+/// A ClassifyStatements request for `statements`.
+pub fn statements(statements: &[&str]) -> proto::ClassifyStatementsRequest {
+    proto::ClassifyStatementsRequest {
+        statements: statements.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Asserts that the server labels one statement, and labels it for its caller.
+pub async fn answers_one_statement(client: &mut DetenteClient<Channel>) {
+    let text = "We are ready to talk.";
+    let r = client
+        .classify_statements(statements(&[text]))
+        .await
+        .expect("the server answers")
+        .into_inner()
+        .results;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].text, text);
+}
+
+/// Asserts that a call failed with `code` and a message naming `needle`
+/// (e.g. the flag that sets the limit); returns the status.
+pub fn refused<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    needle: &str,
+) -> tonic::Status {
+    let err = result.expect_err("the call should have failed");
+    assert_eq!(err.code(), code, "{err:?}");
+    assert!(err.message().contains(needle), "{}", err.message());
+    err
+}
+
+/// The stdout of a run that must have succeeded (else: its status and stderr).
+pub fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// One JSON value per line.
+pub fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+/// Writes `contents` to `name` in `dir`; returns the path as a flag value.
+pub fn write_file(dir: &tempfile::TempDir, name: &str, contents: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).expect("write a test file");
+    path.to_str().expect("UTF-8 temporary path").to_string()
+}
+
+/// An HTTP/2 connection without tonic's client-side deadline timer.
+///
+/// tonic's `Channel` enforces a request's `grpc-timeout` itself and reports
+/// its own expiry as CANCELLED, usually a moment before the server's answer
+/// arrives; over this connection a caller sees the code the server sent.
+#[derive(Clone)]
+pub struct PlainH2(hyper::client::conn::http2::SendRequest<tonic::body::Body>);
+
+impl tower::Service<http::Request<tonic::body::Body>> for PlainH2 {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, hyper::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), hyper::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(self.0.send_request(req))
+    }
+}
+
+/// A detente client over a [`PlainH2`] connection to a plaintext `http://` URL.
+pub async fn plain_h2_client(url: &str) -> DetenteClient<PlainH2> {
+    let addr = url.strip_prefix("http://").expect("a plaintext server");
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the server");
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    DetenteClient::with_origin(PlainH2(send), url.parse().expect("server URL"))
 }

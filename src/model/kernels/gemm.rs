@@ -12,6 +12,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::SharedOut;
+
 /// Columns of the output one kernel call produces: two 16-lane vectors.
 const NR: usize = 32;
 /// Rows of the output one kernel call produces (24 accumulators of 32).
@@ -218,13 +220,6 @@ fn round_row(src: &[f32], dst: &mut [u32]) {
 unsafe fn round_row(_: &[f32], _: &mut [u32]) {
     unreachable!("PackedLinear::new refuses CPUs without AVX-512 BF16")
 }
-
-/// An output buffer, shared by tasks that write disjoint parts of it.
-pub(super) struct SharedOut(pub(super) *mut f32);
-// SAFETY: tasks write disjoint regions (see `run`), and `run` waits for all
-// of them before the buffer is used again.
-unsafe impl Sync for SharedOut {}
-unsafe impl Send for SharedOut {}
 
 impl CustomOp1 for PackedLinear {
     fn name(&self) -> &'static str {
