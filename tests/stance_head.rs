@@ -7,8 +7,9 @@ use detente::model::{Precision, StanceHead};
 use detente::train::data::{Example, Split, read_corpus, split};
 use detente::{Analyzer, ModelOptions};
 
-/// Gold labels of the seed article the head must get right, at least.
-const MIN_SEED_CORRECT: usize = 9;
+/// Gold labels of the seed article the head must get right, at least (the
+/// issue's bar; the committed head gets 14 of 17).
+const MIN_SEED_CORRECT: usize = 13;
 
 /// The committed head on an encoder run at `precision`.
 fn analyzer(precision: Precision) -> Analyzer {

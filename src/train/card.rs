@@ -83,9 +83,11 @@ pub fn model_card(
          candidate keeps its best checkpoint by dev macro-F1; the best candidate wins.\n\
          The adapter candidate starts from the best frozen-encoder head and trains it\n\
          jointly with low-rank adapters on every layer's query and value projections\n\
-         (mini-batches of 32 statements of similar length, one epoch, AdamW), through\n\
+         (mini-batches of {} statements of similar length, {} epochs, AdamW), through\n\
          the full encoder forward pass.\n",
-        cfg.seed
+        cfg.seed,
+        crate::train::finetune::BATCH,
+        crate::train::finetune::EPOCHS,
     );
     let _ = writeln!(s, "| candidate | dev macro-F1 | dev accuracy | best step |");
     let _ = writeln!(s, "|---|---|---|---|");

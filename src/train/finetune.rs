@@ -19,8 +19,9 @@ pub const ADAPTER: AdapterConfig = AdapterConfig {
     rank: 8,
     alpha: 16.0,
 };
-const BATCH: usize = 32;
-const EPOCHS: usize = 2;
+pub(super) const BATCH: usize = 32;
+/// After one epoch dev macro-F1 was still rising; the second adds about 0.02.
+pub(super) const EPOCHS: usize = 2;
 const LR: f64 = 5e-4;
 const EVAL_EVERY: usize = 20;
 
