@@ -2,6 +2,12 @@
 //! error into one line on stderr and a non-zero exit code.
 mod cli;
 
+/// The encoder allocates and frees megabyte-sized activations every layer;
+/// mimalloc keeps those pages mapped, where the system allocator hands them
+/// back to the kernel and faults them in again.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -132,10 +132,12 @@ impl PackedLinear {
     /// `out[m, n] = act(x[m, :] · W[n, :] + b[n]) (+ residual[m, n])` for
     /// row-major `x` `[m, k]`.
     fn run(&self, x: &[f32], m: usize, residual: Option<&[f32]>) -> Vec<f32> {
-        let mut out = vec![0f32; m * self.n];
         if m == 0 || self.n == 0 {
-            return out;
+            return vec![0f32; m * self.n];
         }
+        // Every element is written exactly once below; zeroing first would
+        // cost a pass over memory for nothing.
+        let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
         let a = self.pack_rows(x, m);
         let panels = self.n.div_ceil(NR);
         // Enough pieces for both threads to stay busy, few enough that each
@@ -181,6 +183,8 @@ impl PackedLinear {
                 }
             }
         });
+        // SAFETY: the tasks above cover all rows and all `n` columns.
+        unsafe { out.set_len(m * self.n) };
         out
     }
 
