@@ -90,6 +90,8 @@ pub struct Info {
     pub embedding_size: usize,
     pub max_tokens: usize,
     pub head_kind: String,
+    /// "bf16" or "f32": the encoder's linear layers.
+    pub precision: String,
     pub head_metrics: Vec<SplitSummary>,
 }
 
@@ -150,6 +152,7 @@ impl Analyzer {
             embedding_size: self.encoder.hidden_size(),
             max_tokens: self.encoder.max_tokens(),
             head_kind: cfg.kind.as_str().to_string(),
+            precision: self.encoder.precision().to_string(),
             head_metrics: cfg
                 .metrics
                 .iter()

@@ -292,6 +292,7 @@ pub fn info_to_proto(i: &Info) -> proto::Info {
         embedding_size: i.embedding_size as u32,
         max_tokens: i.max_tokens as u32,
         head_kind: i.head_kind.clone(),
+        precision: i.precision.clone(),
     }
 }
 
@@ -304,6 +305,7 @@ pub fn info_from_proto(i: &proto::Info) -> Info {
         embedding_size: i.embedding_size as usize,
         max_tokens: i.max_tokens as usize,
         head_kind: i.head_kind.clone(),
+        precision: i.precision.clone(),
         head_metrics: i
             .head_metrics
             .iter()

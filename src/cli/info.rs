@@ -56,6 +56,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            println!("arithmetic  {}", info.precision);
             println!("stance head {}", info.head_kind);
             for m in &info.head_metrics {
                 println!(

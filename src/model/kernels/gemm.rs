@@ -519,6 +519,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn gelu_is_accurate_in_f32() {
         if !bf16_supported() {
