@@ -8,12 +8,12 @@ use detente::train::data::{Example, Split, read_corpus, split};
 use detente::{Analyzer, ModelOptions};
 
 /// Gold labels of the seed article the head must get right, at least (the
-/// issue's bar; the committed head gets 14 of 17).
+/// issue's bar, which the committed head meets exactly: 13 of 17).
 const MIN_SEED_CORRECT: usize = 13;
 
 /// Macro-F1 the head must reach on the quotations of the project's annotated
 /// articles (the committed head: see the README's quality section).
-const MIN_ARTICLE_MACRO_F1: f32 = 0.55;
+const MIN_ARTICLE_MACRO_F1: f32 = 0.60;
 
 /// The committed head on an encoder run at `precision`.
 fn analyzer(precision: Precision) -> Analyzer {

@@ -20,8 +20,9 @@ pub const ADAPTER: AdapterConfig = AdapterConfig {
     alpha: 16.0,
 };
 pub(super) const BATCH: usize = 32;
-/// After one epoch dev macro-F1 was still rising; the second adds about 0.02.
-pub(super) const EPOCHS: usize = 2;
+/// Dev macro-F1 still improves in the third epoch (best 0.847 in the first two,
+/// 0.865 in the third, on 6,699 statements); the whole run takes ~10 min.
+pub(super) const EPOCHS: usize = 3;
 const LR: f64 = 5e-4;
 const EVAL_EVERY: usize = 20;
 
