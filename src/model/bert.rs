@@ -3,8 +3,10 @@
 //! Differences from candle-transformers' general-purpose BERT, all for speed:
 //! query, key and value are one fused projection; the 1/sqrt(d) attention
 //! scale is folded into the query weights at load time; matrix products run on
-//! `[batch·tokens, hidden]` 2-D views, so each is one large GEMM; and the
-//! attention mask is skipped when a batch has no padding.
+//! `[batch·tokens, hidden]` 2-D views, so each is one large GEMM; attention,
+//! layer norm and (optionally, in bf16) the linear layers run on the
+//! project's own kernels (`kernels/`), and padding is given as lengths, so
+//! no mask tensor is ever built or added.
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
@@ -80,14 +82,15 @@ struct Packed {
     down: PackedLinear,
 }
 
+fn pack(lin: &Linear, act: Activation) -> candle_core::Result<PackedLinear> {
+    let bias = lin
+        .bias()
+        .ok_or_else(|| candle_core::Error::Msg("missing bias".into()))?;
+    PackedLinear::new(lin.weight(), bias, act)
+}
+
 impl Packed {
     fn new(l: &Layer) -> candle_core::Result<Self> {
-        let pack = |lin: &Linear, act| -> candle_core::Result<PackedLinear> {
-            let bias = lin
-                .bias()
-                .ok_or_else(|| candle_core::Error::Msg("missing bias".into()))?;
-            PackedLinear::new(lin.weight(), bias, act)
-        };
         Ok(Self {
             qkv: pack(&l.qkv, Activation::None)?,
             attn_out: pack(&l.attn_out, Activation::None)?,
@@ -265,11 +268,13 @@ impl Bert {
         }
         let h = self.hidden;
         let q_scale = adapter.scale() / (self.head_dim as f64).sqrt();
-        for (layer, a) in self.layers.iter_mut().zip(&adapter.layers) {
+        // Everything is computed first, so a failure leaves the encoder as it was.
+        let mut merged = Vec::with_capacity(self.layers.len());
+        for (layer, a) in self.layers.iter().zip(&adapter.layers) {
             let w = layer.qkv.weight();
             let dq = (a.q_b.matmul(&a.q_a)? * q_scale)?;
             let dv = (a.v_b.matmul(&a.v_a)? * adapter.scale())?;
-            let merged = Tensor::cat(
+            let weight = Tensor::cat(
                 &[
                     (w.narrow(0, 0, h)? + dq)?,
                     w.narrow(0, h, h)?,
@@ -277,10 +282,17 @@ impl Bert {
                 ],
                 0,
             )?;
-            let bias = layer.qkv.bias().cloned();
-            layer.qkv = Linear::new(merged, bias);
-            if layer.packed.is_some() {
-                layer.packed = Some(Packed::new(layer)?);
+            let qkv = Linear::new(weight, layer.qkv.bias().cloned());
+            let packed = match &layer.packed {
+                Some(_) => Some(pack(&qkv, Activation::None)?),
+                None => None,
+            };
+            merged.push((qkv, packed));
+        }
+        for (layer, (qkv, packed)) in self.layers.iter_mut().zip(merged) {
+            layer.qkv = qkv;
+            if let (Some(p), Some(q)) = (layer.packed.as_mut(), packed) {
+                p.qkv = q;
             }
         }
         Ok(())
@@ -347,12 +359,7 @@ impl Bert {
         let h = self.hidden;
         let mut x = self.emb_norm.forward(&self.embeddings(ids)?)?;
         let lengths = match mask {
-            Some(m) => m
-                .to_dtype(DType::F32)?
-                .to_vec2::<f32>()?
-                .iter()
-                .map(|row| row.iter().filter(|&&v| v > 0.5).count())
-                .collect(),
+            Some(m) => padded_lengths(&m.to_dtype(DType::F32)?.to_vec2::<f32>()?)?,
             None => vec![len; b],
         };
         let attention = Attention {
@@ -385,6 +392,19 @@ impl Layer {
         let up = self.up.forward(&attn)?.gelu_erf()?;
         self.out_norm.forward(&(self.down.forward(&up)? + attn)?)
     }
+}
+
+/// Tokens per row of a mask that must be ones, then zeros (padding last).
+fn padded_lengths(mask: &[Vec<f32>]) -> candle_core::Result<Vec<usize>> {
+    mask.iter()
+        .map(|row| {
+            let n = row.iter().take_while(|&&v| v > 0.5).count();
+            if row[n..].iter().any(|&v| v > 0.5) {
+                candle_core::bail!("attention mask must put padding last");
+            }
+            Ok(n)
+        })
+        .collect()
 }
 
 /// Additive attention bias `[batch, 1, 1, len]` from a `[batch, len]` mask:
@@ -492,6 +512,17 @@ mod tests {
             let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
             assert!(cos > 0.999, "cosine {cos}");
         }
+    }
+
+    #[test]
+    fn refuses_a_mask_with_padding_in_the_middle() {
+        let (bert, _) = tiny();
+        let dev = Device::Cpu;
+        let ids = Tensor::new(&[[1u32, 7, 0, 2]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 0., 1.]], &dev).unwrap();
+        assert!(bert.forward(&ids, Some(&mask)).is_err());
+        let empty = Tensor::zeros((2, 0), DType::U32, &dev).unwrap();
+        assert_eq!(bert.forward(&empty, None).unwrap().dims(), &[2, 0, 16]);
     }
 
     #[test]

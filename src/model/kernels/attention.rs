@@ -42,6 +42,9 @@ impl Attention {
     fn run(&self, qkv: &[f32]) -> Vec<f32> {
         let (len, nh, hd) = (self.len, self.heads, self.head_dim);
         let h = nh * hd;
+        if len == 0 || h == 0 {
+            return vec![0f32; self.batch * len * h];
+        }
         // Every element is written exactly once below (no zeroing pass).
         let mut out: Vec<f32> = Vec::with_capacity(self.batch * len * h);
         let out_ptr = SharedOut(out.as_mut_ptr());
@@ -55,24 +58,31 @@ impl Attention {
                 stride: 3 * h,
                 part: h,
                 len,
+                // At least one key, so the softmax never divides by zero; a
+                // row of padding alone is averaged away by the pooling.
                 keys: self.lengths.get(bi).copied().unwrap_or(len).clamp(1, len),
                 hd,
             };
             // SAFETY: task (bi, head) alone writes columns
             // head·hd..(head+1)·hd of rows bi·len..(bi+1)·len, all inside
             // `out`; `run` waits for every task before returning.
-            let write = |t: usize, values: &[f32]| unsafe {
-                let dst = out_ptr.0.add((bi * len + t) * h + head * hd);
-                std::ptr::copy_nonoverlapping(values.as_ptr(), dst, hd);
+            let write = |t: usize, values: &[f32]| {
+                assert!(t < len && values.len() == hd);
+                unsafe {
+                    let dst = out_ptr.0.add((bi * len + t) * h + head * hd);
+                    std::ptr::copy_nonoverlapping(values.as_ptr(), dst, hd);
+                }
             };
             if wide {
-                // SAFETY: the CPU has avx512f (checked above).
+                // SAFETY: `avx512_supported` checked avx512f, avx512vl and
+                // fma, the features `head_avx512` enables.
                 unsafe { head_avx512(&task, write) }
             } else {
                 head_portable(&task, write)
             }
         });
-        // SAFETY: the tasks cover every (statement, head) and every row.
+        // SAFETY: the tasks cover every (statement, head) and every row; a
+        // panic in one would be re-raised here, leaving the length 0.
         unsafe { out.set_len(self.batch * len * h) };
         out
     }

@@ -16,7 +16,8 @@ use super::SharedOut;
 
 /// Columns of the output one kernel call produces: two 16-lane vectors.
 const NR: usize = 32;
-/// Rows of the output one kernel call produces (24 accumulators of 32).
+/// Rows of the output one kernel call produces: 24 accumulators use 24 of
+/// the 32 zmm registers, leaving room for the two weight vectors.
 const MR: usize = 12;
 
 /// The function applied to `x·Wᵀ + b` before it is stored.
@@ -67,6 +68,9 @@ impl PackedLinear {
             candle_core::bail!("this CPU has no AVX-512 BF16 instructions");
         }
         let (n, k) = weight.dims2()?;
+        if n == 0 || k == 0 {
+            candle_core::bail!("bf16-linear needs a non-empty weight, got [{n}, {k}]");
+        }
         let w: Vec<Vec<f32>> = weight.to_dtype(candle_core::DType::F32)?.to_vec2()?;
         let b: Vec<f32> = bias.to_dtype(candle_core::DType::F32)?.to_vec1()?;
         if b.len() != n {
@@ -140,13 +144,12 @@ impl PackedLinear {
         let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
         let a = self.pack_rows(x, m);
         let panels = self.n.div_ceil(NR);
-        // Enough pieces for both threads to stay busy, few enough that each
+        // Enough pieces for every thread to stay busy, few enough that each
         // keeps a tile of `x` in L1 across several panels of `W`.
         let threads = rayon::current_num_threads().max(1);
         let per_task = (panels / (4 * threads)).clamp(1, 4);
         let tasks = panels.div_ceil(per_task);
         let out_ptr = SharedOut(out.as_mut_ptr());
-        let res_ptr = residual.map_or(std::ptr::null(), <[f32]>::as_ptr) as usize;
         (0..tasks).into_par_iter().for_each(|t| {
             let first = t * per_task;
             let last = (first + per_task).min(panels);
@@ -155,18 +158,16 @@ impl PackedLinear {
                 let rows = (m - row).min(MR);
                 for p in first..last {
                     let cols = (self.n - p * NR).min(NR);
+                    let offset = row * self.n + p * NR;
+                    let res = residual.map_or(std::ptr::null(), |r| r[offset..].as_ptr());
                     // SAFETY: `new` succeeded, so the CPU has avx512f and
                     // avx512bf16. `a` holds whole tiles of MR rows; each task
                     // writes only its own panels' columns of `out`, inside
-                    // rows `row..row + rows` and columns `p*NR..p*NR + cols`;
-                    // a residual has the output's shape (checked by the op).
+                    // rows `row..row + rows` and columns `p*NR..p*NR + cols`
+                    // (the kernel's masked stores never cross into the next
+                    // row); a residual has the output's shape (checked by
+                    // the op).
                     unsafe {
-                        let offset = row * self.n + p * NR;
-                        let res = if res_ptr == 0 {
-                            std::ptr::null()
-                        } else {
-                            (res_ptr as *const f32).add(offset)
-                        };
                         kernel(
                             a.as_ptr().add(row * self.k2),
                             self.k2,
@@ -183,7 +184,9 @@ impl PackedLinear {
                 }
             }
         });
-        // SAFETY: the tasks above cover all rows and all `n` columns.
+        // SAFETY: the tasks above cover all rows and all `n` columns. Had one
+        // panicked, rayon would re-raise it here after the others finished,
+        // leaving the length 0 (f32 needs no drop).
         unsafe { out.set_len(m * self.n) };
         out
     }
@@ -200,7 +203,8 @@ impl PackedLinear {
     }
 }
 
-/// Rounds one row to bf16 pairs (nearest even, as `half` does), 16 at a time.
+/// Rounds one row to bf16 pairs, nearest even, 16 at a time (the vector
+/// instruction flushes denormals to zero; they do not occur in activations).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
 fn round_row(src: &[f32], dst: &mut [u32]) {
@@ -325,21 +329,29 @@ unsafe fn kernel(
         } else {
             0
         };
+        // The masks keep a narrow last panel out of the next row's first
+        // columns, which belong to another task. The second half's pointers
+        // are formed only when it has columns, so they stay inside the rows.
         for (r, acc) in acc.iter().enumerate().take(rows) {
             let mut v0 = _mm512_add_ps(acc[0], bias0);
-            let mut v1 = _mm512_add_ps(acc[1], bias1);
             if act == Activation::Gelu {
                 v0 = gelu(v0);
-                v1 = gelu(v1);
             }
             if !res.is_null() {
-                let src = res.add(r * out_stride);
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(mask0, src));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask1, src.add(16)));
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(mask0, res.add(r * out_stride)));
             }
-            let dst = out.add(r * out_stride);
-            _mm512_mask_storeu_ps(dst, mask0, v0);
-            _mm512_mask_storeu_ps(dst.add(16), mask1, v1);
+            _mm512_mask_storeu_ps(out.add(r * out_stride), mask0, v0);
+            if cols > 16 {
+                let mut v1 = _mm512_add_ps(acc[1], bias1);
+                if act == Activation::Gelu {
+                    v1 = gelu(v1);
+                }
+                if !res.is_null() {
+                    let src = res.add(r * out_stride + 16);
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask1, src));
+                }
+                _mm512_mask_storeu_ps(out.add(r * out_stride + 16), mask1, v1);
+            }
         }
     }
 }
@@ -394,7 +406,8 @@ fn gelu(x: __m512) -> __m512 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn exp(x: __m512) -> __m512 {
-    let x = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
+    // max returns its second operand for NaN: keep NaN a NaN.
+    let x = _mm512_max_ps(_mm512_set1_ps(-87.0), x);
     let y = _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E));
     let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(y);
     let f = _mm512_sub_ps(y, n);
@@ -517,6 +530,30 @@ mod tests {
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() <= 0.05, "{g} vs {w}");
         }
+    }
+
+    #[test]
+    fn residual_is_added_after_the_activation() {
+        if !bf16_supported() {
+            eprintln!("skipped: this CPU has no AVX-512 BF16");
+            return;
+        }
+        let dev = Device::Cpu;
+        // 40 columns: one full panel and a narrow one.
+        let (m, n, k) = (13, 40, 24);
+        let w = Tensor::from_vec(random(n * k, 21), (n, k), &dev).unwrap();
+        let b = Tensor::from_vec(random(n, 22), n, &dev).unwrap();
+        let x = Tensor::from_vec(random(m * k, 23), (m, k), &dev).unwrap();
+        let res = Tensor::from_vec(random(m * n, 24), (m, n), &dev).unwrap();
+        let lin = PackedLinear::new(&w, &b, Activation::Gelu).unwrap();
+        let fused = lin.forward_add(&x, &res).unwrap();
+        let apart = (lin.forward(&x).unwrap() + &res).unwrap();
+        let diff = (fused - apart).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
+        let wrong = Tensor::zeros((m, n + 1), candle_core::DType::F32, &dev).unwrap();
+        assert!(lin.forward_add(&x, &wrong).is_err());
+        let empty = Tensor::zeros((0, k), candle_core::DType::F32, &dev).unwrap();
+        assert_eq!(lin.forward(&empty).unwrap().dims(), &[0, n]);
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -24,7 +24,6 @@ pub fn avx512_supported() -> bool {
 
 /// An output buffer, shared by tasks that write disjoint parts of it.
 pub(crate) struct SharedOut(pub(crate) *mut f32);
-// SAFETY: users hand each task a disjoint region and wait for all tasks
-// before touching the buffer again.
+// SAFETY: sharing the pointer is sound because every user gives each task a
+// disjoint region to write and reads the buffer only after all tasks end.
 unsafe impl Sync for SharedOut {}
-unsafe impl Send for SharedOut {}

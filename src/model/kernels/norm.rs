@@ -16,11 +16,11 @@ const ROWS_PER_TASK: usize = 16;
 
 impl LayerNorm {
     pub fn new(weight: &Tensor, bias: &Tensor, eps: f64) -> candle_core::Result<Self> {
-        let weight: Vec<f32> = weight.to_vec1()?;
-        let bias: Vec<f32> = bias.to_vec1()?;
+        let weight: Vec<f32> = weight.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+        let bias: Vec<f32> = bias.to_dtype(candle_core::DType::F32)?.to_vec1()?;
         if weight.len() != bias.len() || weight.is_empty() {
             candle_core::bail!(
-                "layer norm weight ({}) and bias ({}) differ in size",
+                "layer norm needs equal, non-empty weight ({}) and bias ({})",
                 weight.len(),
                 bias.len()
             );
@@ -44,7 +44,8 @@ impl LayerNorm {
             .zip(x.par_chunks(dim * ROWS_PER_TASK))
             .for_each(|(dst, src)| {
                 if wide {
-                    // SAFETY: the CPU has avx512f (checked above).
+                    // SAFETY: `avx512_supported` checked avx512f, avx512vl
+                    // and fma, the features `rows_avx512` enables.
                     unsafe { rows_avx512(self, src, dst) }
                 } else {
                     rows(self, src, dst)
@@ -69,8 +70,8 @@ unsafe fn rows_avx512(n: &LayerNorm, src: &[f32], dst: &mut [f32]) {
 fn rows(n: &LayerNorm, src: &[f32], dst: &mut [f32]) {
     let dim = n.weight.len();
     for (x, y) in src.chunks_exact(dim).zip(dst.chunks_exact_mut(dim)) {
-        let mean = sum(x.iter().copied(), x.len()) / dim as f32;
-        let var = sum(x.iter().map(|v| (v - mean) * (v - mean)), x.len()) / dim as f32;
+        let mean = sum(x, |v| v) / dim as f32;
+        let var = sum(x, |v| (v - mean) * (v - mean)) / dim as f32;
         let rstd = 1.0 / (var + n.eps).sqrt();
         for (((y, &x), &w), &b) in y.iter_mut().zip(x).zip(&n.weight).zip(&n.bias) {
             *y = (x - mean) * rstd * w + b;
@@ -81,12 +82,16 @@ fn rows(n: &LayerNorm, src: &[f32], dst: &mut [f32]) {
 /// A sum in 16 interleaved lanes, which vectorizes (a single running sum
 /// would force one addition at a time).
 #[inline(always)]
-fn sum(values: impl Iterator<Item = f32>, len: usize) -> f32 {
+fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0f32; 16];
-    for (i, v) in values.enumerate().take(len) {
-        lanes[i % 16] += v;
+    let chunks = values.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for chunk in chunks {
+        for (l, &v) in lanes.iter_mut().zip(chunk) {
+            *l += f(v);
+        }
     }
-    lanes.iter().sum()
+    lanes.iter().sum::<f32>() + tail
 }
 
 impl CustomOp1 for LayerNorm {
