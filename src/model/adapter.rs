@@ -13,6 +13,21 @@ use serde::{Deserialize, Serialize};
 use super::bert::LayerDelta;
 use crate::error::{Error, Result};
 
+/// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for linear
+/// layers, drawn from a seeded ChaCha stream so reruns are identical. Used
+/// for adapters here and for stance heads in `train`.
+pub(crate) fn seeded_uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Result<Var> {
+    let bound = 1.0 / (cols as f32).sqrt();
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    Ok(Var::from_tensor(&Tensor::from_vec(
+        v,
+        (rows, cols),
+        &Device::Cpu,
+    )?)?)
+}
+
 pub const ADAPTER_WEIGHTS: &str = "adapter.safetensors";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -102,17 +117,7 @@ impl AdapterVars {
         rng: &mut ChaCha8Rng,
     ) -> Result<Self> {
         let r = config.rank;
-        let bound = 1.0 / (hidden as f32).sqrt();
-        let a = |rng: &mut ChaCha8Rng| -> Result<Var> {
-            let v: Vec<f32> = (0..r * hidden)
-                .map(|_| rng.random_range(-bound..bound))
-                .collect();
-            Ok(Var::from_tensor(&Tensor::from_vec(
-                v,
-                (r, hidden),
-                &Device::Cpu,
-            )?)?)
-        };
+        let a = |rng: &mut ChaCha8Rng| seeded_uniform(rng, r, hidden);
         let zero = || -> Result<Var> { Ok(Var::zeros((hidden, r), DType::F32, &Device::Cpu)?) };
         let layers = (0..layers)
             .map(|_| Ok([a(rng)?, zero()?, a(rng)?, zero()?]))

@@ -2,10 +2,9 @@
 //! `authorization: Bearer <key>` metadata (health and reflection are mounted
 //! outside it, so probes need no key) and names the flag in tonic's own
 //! message-size errors.
+use super::BoxFuture;
 use std::convert::Infallible;
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -109,8 +108,6 @@ impl<S> Guarded<S> {
 impl<S: NamedService> NamedService for Guarded<S> {
     const NAME: &'static str = S::NAME;
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 impl<S> tower::Service<http::Request<Body>> for Guarded<S>
 where

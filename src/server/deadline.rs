@@ -9,6 +9,7 @@
 //! this wrapper, with a timer that would say CANCELLED), which is why a
 //! client's deadline is kept here a few milliseconds early: the
 //! DEADLINE_EXCEEDED answer is always ready first.
+use super::BoxFuture;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -48,8 +49,6 @@ impl<S> Deadlines<S> {
 impl<S: NamedService> NamedService for Deadlines<S> {
     const NAME: &'static str = S::NAME;
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 impl<S> tower::Service<http::Request<Body>> for Deadlines<S>
 where

@@ -8,7 +8,9 @@ mod limits;
 pub mod metrics;
 mod service;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -21,6 +23,9 @@ pub use metrics::Metrics;
 pub use service::{DetenteService, to_status};
 
 use crate::analyzer::{Analyzer, ModelOptions};
+
+/// The future type of the server's tower middlewares (API keys, deadlines).
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 use crate::error::{Error, Result};
 use crate::proto::detente_server::DetenteServer;
 use crate::queue::{BatchQueue, QueueOptions};

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, evaluate};
+use crate::model::adapter::seeded_uniform;
 use crate::model::head::{
     Candidate, EncoderStamp, HeadConfig, HeadKind, PROBE_COMPONENTS, PROBE_TEXT, StanceHead,
     head_logits,
@@ -358,20 +359,6 @@ fn probs_from_logits(logits: &Tensor) -> Result<Vec<[f32; 4]>> {
     Ok(p.into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect())
 }
 
-/// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for linear
-/// layers, drawn from a seeded ChaCha stream so reruns are identical.
-fn init(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Result<Var> {
-    let bound = 1.0 / (cols as f32).sqrt();
-    let v: Vec<f32> = (0..rows * cols)
-        .map(|_| rng.random_range(-bound..bound))
-        .collect();
-    Ok(Var::from_tensor(&Tensor::from_vec(
-        v,
-        (rows, cols),
-        &Device::Cpu,
-    )?)?)
-}
-
 fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitted> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dim = train.x.dim(1)?;
@@ -381,12 +368,12 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
     } else {
         classes
     };
-    let w1 = init(&mut rng, first, dim)?;
+    let w1 = seeded_uniform(&mut rng, first, dim)?;
     let b1 = Var::from_tensor(&Tensor::zeros(first, DType::F32, &Device::Cpu)?)?;
     let out = match spec.kind {
         HeadKind::Logistic => None,
         HeadKind::Mlp => Some((
-            init(&mut rng, classes, spec.hidden)?,
+            seeded_uniform(&mut rng, classes, spec.hidden)?,
             Var::from_tensor(&Tensor::zeros(classes, DType::F32, &Device::Cpu)?)?,
         )),
     };
@@ -487,6 +474,7 @@ pub fn default_data_dir() -> &'static Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::Rng;
 
     /// Four well-separated clusters: every candidate must learn them, and a
     /// rerun with the same seed must give the same weights.
