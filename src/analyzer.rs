@@ -1,5 +1,6 @@
 //! The pipeline: quotations → statements → stances → tension. The server and
 //! the CLI are two faces of this one `Analyzer`.
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::head::PROBE_TEXT;
 use crate::model::{BatchLimits, Encoder, ModelFiles, Precision, StanceHead, Tokens};
 use crate::quotes::{Extractor, Quote, QuoteKind};
-use crate::stance::{Classification, Scores, Stance};
+use crate::stance::{Classification, Scores, Stance, model_text};
 use crate::tension::{self, Tension};
 
 /// Where the model comes from and how it runs.
@@ -121,7 +122,7 @@ impl Analyzer {
         let (probe, _) = encoder.embed(&[PROBE_TEXT])?;
         let probe: Vec<f32> = probe.get(0)?.to_vec1()?;
         head.check_encoder(encoder.hidden_size(), &probe)?;
-        if let Some(adapter) = head.load_adapter(encoder.num_layers(), encoder.hidden_size())? {
+        if let Some(adapter) = head.load_adapter(encoder.shape())? {
             encoder.merge_adapter(&adapter)?;
         }
         let precision = encoder.set_precision(opts.precision)?;
@@ -171,8 +172,11 @@ impl Analyzer {
         self.extractor.extract(text)
     }
 
+    /// Tokens of the statements as the stance model reads them (`model_text`).
     pub fn tokenize(&self, statements: &[&str]) -> Result<Vec<Tokens>> {
-        self.encoder.tokenize_all(statements)
+        let texts: Vec<Cow<str>> = statements.iter().map(|s| model_text(s)).collect();
+        let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        self.encoder.tokenize_all(&texts)
     }
 
     /// Labels tokenized statements; one forward pass per packed batch.

@@ -1,4 +1,6 @@
 //! The four stances and their probabilities: the vocabulary every module shares.
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,6 +56,22 @@ impl std::str::FromStr for Stance {
                     "unknown label {s:?}: expected optimistic, threatening, conciliatory or neutral"
                 )
             })
+    }
+}
+
+/// The text the stance model reads. News copy is typeset (’ “ ”), the
+/// training corpus is typed (' "), and the tokenizer keeps the two apart, so
+/// typographic quote marks and apostrophes are read as their ASCII forms.
+pub fn model_text(text: &str) -> Cow<'_, str> {
+    let ascii = |c: char| match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '\u{02BC}' => Some('\''),
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' => Some('"'),
+        _ => None,
+    };
+    if text.chars().any(|c| ascii(c).is_some()) {
+        Cow::Owned(text.chars().map(|c| ascii(c).unwrap_or(c)).collect())
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
@@ -113,6 +131,20 @@ pub struct Classification {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_model_reads_typeset_quote_marks_as_typed_ones() {
+        use super::model_text;
+        assert_eq!(
+            model_text("We won\u{2019}t \u{201C}blink\u{201D}"),
+            "We won't \"blink\""
+        );
+        assert!(matches!(
+            model_text("plain 'text'"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(model_text("\u{00AB}non\u{00BB}"), "\u{00AB}non\u{00BB}");
+    }
+
     use super::*;
 
     #[test]

@@ -1,7 +1,7 @@
-//! A low-rank adapter (LoRA) for the encoder's query and value projections,
-//! fitted by `detente train` with the stance head. Kilobytes on disk, merged
-//! into the weights at load, so a fine-tuned encoder costs nothing at
-//! inference and never needs the encoder's weights committed.
+//! A low-rank adapter (LoRA) for the encoder's linear layers, fitted by
+//! `detente train` with the stance head. About a megabyte on disk against the
+//! encoder's 90, merged into the weights at load, so a fine-tuned encoder
+//! costs nothing at inference and never needs the encoder's weights committed.
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -30,58 +30,149 @@ pub(crate) fn seeded_uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> 
 
 pub const ADAPTER_WEIGHTS: &str = "adapter.safetensors";
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A linear layer of a transformer block that an adapter can update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Query,
+    Key,
+    Value,
+    /// The attention output projection.
+    Output,
+    /// The feed-forward expansion (before GELU).
+    Up,
+    /// The feed-forward contraction.
+    Down,
+}
+
+impl Target {
+    pub const ALL: [Target; 6] = [
+        Target::Query,
+        Target::Key,
+        Target::Value,
+        Target::Output,
+        Target::Up,
+        Target::Down,
+    ];
+
+    /// For the model card.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Target::Query => "query",
+            Target::Key => "key",
+            Target::Value => "value",
+            Target::Output => "attention output",
+            Target::Up => "feed-forward up",
+            Target::Down => "feed-forward down",
+        }
+    }
+
+    /// Prefix of the tensor names in `adapter.safetensors`.
+    fn key(self) -> &'static str {
+        match self {
+            Target::Query => "q",
+            Target::Key => "k",
+            Target::Value => "v",
+            Target::Output => "o",
+            Target::Up => "up",
+            Target::Down => "down",
+        }
+    }
+}
+
+/// Heads written before adapters could target other layers adapted these.
+fn query_value() -> Vec<Target> {
+    vec![Target::Query, Target::Value]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterConfig {
     pub rank: usize,
     pub alpha: f32,
+    #[serde(default = "query_value")]
+    pub targets: Vec<Target>,
 }
 
-pub struct LayerAdapter {
-    pub q_a: Tensor,
-    pub q_b: Tensor,
-    pub v_a: Tensor,
-    pub v_b: Tensor,
+impl AdapterConfig {
+    /// `W' = W + scale · B·A`.
+    pub fn scale(&self) -> f64 {
+        f64::from(self.alpha) / self.rank.max(1) as f64
+    }
+}
+
+/// The sizes an adapter's matrices depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderShape {
+    pub layers: usize,
+    pub hidden: usize,
+    pub intermediate: usize,
+}
+
+impl EncoderShape {
+    /// `(out, in)` of a target's weight matrix.
+    pub fn dims(&self, target: Target) -> (usize, usize) {
+        let (h, i) = (self.hidden, self.intermediate);
+        match target {
+            Target::Up => (i, h),
+            Target::Down => (h, i),
+            _ => (h, h),
+        }
+    }
+}
+
+/// One low-rank update: `A [rank, in]`, `B [out, rank]`.
+pub struct LowRank {
+    pub target: Target,
+    pub a: Tensor,
+    pub b: Tensor,
 }
 
 pub struct Adapter {
     pub config: AdapterConfig,
-    pub layers: Vec<LayerAdapter>,
+    /// Per transformer block, one update per target, in `config.targets` order.
+    pub layers: Vec<Vec<LowRank>>,
 }
 
 impl Adapter {
     pub fn scale(&self) -> f64 {
-        f64::from(self.config.alpha) / self.config.rank.max(1) as f64
+        self.config.scale()
     }
 
-    pub fn load(path: &Path, config: AdapterConfig, layers: usize, hidden: usize) -> Result<Self> {
+    pub fn load(path: &Path, config: AdapterConfig, shape: EncoderShape) -> Result<Self> {
         let bad = |reason: String| Error::Head {
             path: path.to_path_buf(),
             reason,
         };
         let tensors =
             candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| bad(e.to_string()))?;
-        let get = |name: String, shape: (usize, usize)| -> Result<Tensor> {
+        let get = |name: String, dims: (usize, usize)| -> Result<Tensor> {
             let t = tensors
                 .get(&name)
                 .cloned()
                 .ok_or_else(|| bad(format!("missing tensor {name}")))?;
-            if t.dims() != [shape.0, shape.1] {
+            if t.dims() != [dims.0, dims.1] {
                 return Err(bad(format!(
-                    "{name} has shape {:?}, expected {shape:?}",
+                    "{name} has shape {:?}, expected {dims:?}",
                     t.dims()
                 )));
             }
             Ok(t)
         };
         let r = config.rank;
-        let layers = (0..layers)
+        let layers = (0..shape.layers)
             .map(|i| {
-                Ok(LayerAdapter {
-                    q_a: get(format!("layer.{i}.q_a"), (r, hidden))?,
-                    q_b: get(format!("layer.{i}.q_b"), (hidden, r))?,
-                    v_a: get(format!("layer.{i}.v_a"), (r, hidden))?,
-                    v_b: get(format!("layer.{i}.v_b"), (hidden, r))?,
-                })
+                config
+                    .targets
+                    .iter()
+                    .map(|&target| {
+                        let (out, inp) = shape.dims(target);
+                        Ok(LowRank {
+                            target,
+                            a: get(format!("layer.{i}.{}_a", target.key()), (r, inp))?,
+                            b: get(format!("layer.{i}.{}_b", target.key()), (out, r))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { config, layers })
@@ -89,11 +180,12 @@ impl Adapter {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut map: HashMap<String, Tensor> = HashMap::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            map.insert(format!("layer.{i}.q_a"), l.q_a.clone());
-            map.insert(format!("layer.{i}.q_b"), l.q_b.clone());
-            map.insert(format!("layer.{i}.v_a"), l.v_a.clone());
-            map.insert(format!("layer.{i}.v_b"), l.v_b.clone());
+        for (i, layer) in self.layers.iter().enumerate() {
+            for part in layer {
+                let key = part.target.key();
+                map.insert(format!("layer.{i}.{key}_a"), part.a.clone());
+                map.insert(format!("layer.{i}.{key}_b"), part.b.clone());
+            }
         }
         candle_core::safetensors::save(&map, path).map_err(|e| Error::Head {
             path: path.to_path_buf(),
@@ -106,48 +198,51 @@ impl Adapter {
 /// from the unchanged encoder.
 pub struct AdapterVars {
     pub config: AdapterConfig,
-    pub layers: Vec<[Var; 4]>,
+    pub layers: Vec<Vec<(Target, Var, Var)>>,
 }
 
 impl AdapterVars {
-    pub fn new(
-        config: AdapterConfig,
-        layers: usize,
-        hidden: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Self> {
+    pub fn new(config: AdapterConfig, shape: EncoderShape, rng: &mut ChaCha8Rng) -> Result<Self> {
         let r = config.rank;
-        let a = |rng: &mut ChaCha8Rng| seeded_uniform(rng, r, hidden);
-        let zero = || -> Result<Var> { Ok(Var::zeros((hidden, r), DType::F32, &Device::Cpu)?) };
-        let layers = (0..layers)
-            .map(|_| Ok([a(rng)?, zero()?, a(rng)?, zero()?]))
+        let layers = (0..shape.layers)
+            .map(|_| {
+                config
+                    .targets
+                    .iter()
+                    .map(|&t| {
+                        let (out, inp) = shape.dims(t);
+                        let a = seeded_uniform(rng, r, inp)?;
+                        let b = Var::zeros((out, r), DType::F32, &Device::Cpu)?;
+                        Ok((t, a, b))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { config, layers })
     }
 
     /// A fresh stream per call keeps initialization independent of call order.
-    pub fn seeded(config: AdapterConfig, layers: usize, hidden: usize, seed: u64) -> Result<Self> {
-        Self::new(
-            config,
-            layers,
-            hidden,
-            &mut ChaCha8Rng::seed_from_u64(seed ^ 0xada7),
-        )
+    pub fn seeded(config: AdapterConfig, shape: EncoderShape, seed: u64) -> Result<Self> {
+        Self::new(config, shape, &mut ChaCha8Rng::seed_from_u64(seed ^ 0xada7))
     }
 
     pub fn vars(&self) -> Vec<Var> {
-        self.layers.iter().flat_map(|l| l.iter().cloned()).collect()
+        self.layers
+            .iter()
+            .flatten()
+            .flat_map(|(_, a, b)| [a.clone(), b.clone()])
+            .collect()
     }
 
     pub fn deltas(&self) -> Vec<LayerDelta<'_>> {
-        let scale = f64::from(self.config.alpha) / self.config.rank.max(1) as f64;
+        let scale = self.config.scale();
         self.layers
             .iter()
-            .map(|[q_a, q_b, v_a, v_b]| LayerDelta {
-                q_a: q_a.as_tensor(),
-                q_b: q_b.as_tensor(),
-                v_a: v_a.as_tensor(),
-                v_b: v_b.as_tensor(),
+            .map(|parts| LayerDelta {
+                parts: parts
+                    .iter()
+                    .map(|(t, a, b)| (*t, a.as_tensor(), b.as_tensor()))
+                    .collect(),
                 scale,
             })
             .collect()
@@ -158,18 +253,70 @@ impl AdapterVars {
         let layers = self
             .layers
             .iter()
-            .map(|[q_a, q_b, v_a, v_b]| {
-                Ok(LayerAdapter {
-                    q_a: q_a.as_tensor().copy()?,
-                    q_b: q_b.as_tensor().copy()?,
-                    v_a: v_a.as_tensor().copy()?,
-                    v_b: v_b.as_tensor().copy()?,
-                })
+            .map(|parts| {
+                parts
+                    .iter()
+                    .map(|(target, a, b)| {
+                        Ok(LowRank {
+                            target: *target,
+                            a: a.as_tensor().copy()?,
+                            b: b.as_tensor().copy()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Adapter {
-            config: self.config,
+            config: self.config.clone(),
             layers,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_written_before_targets_existed_adapt_query_and_value() {
+        let cfg: AdapterConfig = serde_json::from_str(r#"{"rank": 8, "alpha": 16.0}"#).unwrap();
+        assert_eq!(cfg.targets, vec![Target::Query, Target::Value]);
+        assert_eq!(cfg.scale(), 2.0);
+    }
+
+    #[test]
+    fn saves_and_loads_every_target_with_its_shape() {
+        let shape = EncoderShape {
+            layers: 2,
+            hidden: 8,
+            intermediate: 12,
+        };
+        let config = AdapterConfig {
+            rank: 3,
+            alpha: 6.0,
+            targets: Target::ALL.to_vec(),
+        };
+        let vars = AdapterVars::seeded(config.clone(), shape, 7).unwrap();
+        let saved = vars.snapshot().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ADAPTER_WEIGHTS);
+        saved.save(&path).unwrap();
+        let loaded = Adapter::load(&path, config.clone(), shape).unwrap();
+        for (a, b) in saved
+            .layers
+            .iter()
+            .flatten()
+            .zip(loaded.layers.iter().flatten())
+        {
+            assert_eq!(a.target, b.target);
+            assert_eq!(a.a.to_vec2::<f32>().unwrap(), b.a.to_vec2::<f32>().unwrap());
+            let (out, _) = shape.dims(a.target);
+            assert_eq!(b.b.dims(), &[out, 3]);
+        }
+        let other = EncoderShape {
+            intermediate: 16,
+            ..shape
+        };
+        assert!(Adapter::load(&path, config, other).is_err());
     }
 }

@@ -10,7 +10,7 @@
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
-use super::adapter::Adapter;
+use super::adapter::{Adapter, EncoderShape, LowRank, Target};
 use super::kernels::attention::Attention;
 use super::kernels::gemm::{Activation, PackedLinear};
 use super::kernels::norm::LayerNorm;
@@ -74,6 +74,49 @@ struct Layer {
     packed: Option<Packed>,
 }
 
+/// The four linear layers of a block, as stored (query, key and value fused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Qkv,
+    Output,
+    Up,
+    Down,
+}
+
+impl Slot {
+    fn activation(self) -> Activation {
+        match self {
+            Slot::Up => Activation::Gelu,
+            _ => Activation::None,
+        }
+    }
+}
+
+impl Layer {
+    fn slot(&self, slot: Slot) -> &Linear {
+        match slot {
+            Slot::Qkv => &self.qkv,
+            Slot::Output => &self.attn_out,
+            Slot::Up => &self.up,
+            Slot::Down => &self.down,
+        }
+    }
+
+    /// Replaces one linear layer and, when running in bf16, its packed copy.
+    fn set_slot(&mut self, slot: Slot, lin: Linear, packed: Option<PackedLinear>) {
+        let (plain, fast) = match (slot, self.packed.as_mut()) {
+            (Slot::Qkv, p) => (&mut self.qkv, p.map(|p| &mut p.qkv)),
+            (Slot::Output, p) => (&mut self.attn_out, p.map(|p| &mut p.attn_out)),
+            (Slot::Up, p) => (&mut self.up, p.map(|p| &mut p.up)),
+            (Slot::Down, p) => (&mut self.down, p.map(|p| &mut p.down)),
+        };
+        *plain = lin;
+        if let (Some(fast), Some(packed)) = (fast, packed) {
+            *fast = packed;
+        }
+    }
+}
+
 struct Packed {
     qkv: PackedLinear,
     attn_out: PackedLinear,
@@ -91,23 +134,32 @@ fn pack(lin: &Linear, act: Activation) -> candle_core::Result<PackedLinear> {
 
 impl Packed {
     fn new(l: &Layer) -> candle_core::Result<Self> {
+        let p = |slot: Slot| pack(l.slot(slot), slot.activation());
         Ok(Self {
-            qkv: pack(&l.qkv, Activation::None)?,
-            attn_out: pack(&l.attn_out, Activation::None)?,
-            up: pack(&l.up, Activation::Gelu)?,
-            down: pack(&l.down, Activation::None)?,
+            qkv: p(Slot::Qkv)?,
+            attn_out: p(Slot::Output)?,
+            up: p(Slot::Up)?,
+            down: p(Slot::Down)?,
         })
     }
 }
 
-/// Trainable low-rank updates of one layer's query and value projections
-/// (LoRA): `W' = W + scale · B·A`.
+/// Trainable low-rank updates of one layer's linear projections (LoRA):
+/// `W' = W + scale · B·A`, for the targets listed.
 pub struct LayerDelta<'a> {
-    pub q_a: &'a Tensor,
-    pub q_b: &'a Tensor,
-    pub v_a: &'a Tensor,
-    pub v_b: &'a Tensor,
+    /// `(target, A [rank, in], B [out, rank])`.
+    pub parts: Vec<(Target, &'a Tensor, &'a Tensor)>,
     pub scale: f64,
+}
+
+impl LayerDelta<'_> {
+    /// `y + s · x·Aᵀ·Bᵀ` when the target is adapted, else `y`.
+    fn apply(&self, target: Target, x: &Tensor, y: Tensor, s: f64) -> candle_core::Result<Tensor> {
+        match self.parts.iter().find(|(t, _, _)| *t == target) {
+            Some((_, a, b)) => y + (x.matmul(&a.t()?)?.matmul(&b.t()?)? * (self.scale * s))?,
+            None => Ok(y),
+        }
+    }
 }
 
 pub struct Bert {
@@ -119,6 +171,7 @@ pub struct Bert {
     heads: usize,
     head_dim: usize,
     hidden: usize,
+    intermediate: usize,
 }
 
 fn linear(vb: &VarBuilder, out_dim: usize, in_dim: usize) -> candle_core::Result<Linear> {
@@ -209,6 +262,7 @@ impl Bert {
             heads,
             head_dim,
             hidden: h,
+            intermediate: cfg.intermediate_size,
         })
     }
 
@@ -233,6 +287,14 @@ impl Bert {
 
     pub fn num_layers(&self) -> usize {
         self.layers.len()
+    }
+
+    pub fn shape(&self) -> EncoderShape {
+        EncoderShape {
+            layers: self.layers.len(),
+            hidden: self.hidden,
+            intermediate: self.intermediate,
+        }
     }
 
     /// Runs the four linear layers of every block in bf16 (see `gemm`), or
@@ -267,32 +329,64 @@ impl Bert {
             );
         }
         let h = self.hidden;
-        let q_scale = adapter.scale() / (self.head_dim as f64).sqrt();
+        let q_scale = 1.0 / (self.head_dim as f64).sqrt();
         // Everything is computed first, so a failure leaves the encoder as it was.
         let mut merged = Vec::with_capacity(self.layers.len());
-        for (layer, a) in self.layers.iter().zip(&adapter.layers) {
-            let w = layer.qkv.weight();
-            let dq = (a.q_b.matmul(&a.q_a)? * q_scale)?;
-            let dv = (a.v_b.matmul(&a.v_a)? * adapter.scale())?;
-            let weight = Tensor::cat(
-                &[
-                    (w.narrow(0, 0, h)? + dq)?,
-                    w.narrow(0, h, h)?,
-                    (w.narrow(0, 2 * h, h)? + dv)?,
-                ],
-                0,
-            )?;
-            let qkv = Linear::new(weight, layer.qkv.bias().cloned());
-            let packed = match &layer.packed {
-                Some(_) => Some(pack(&qkv, Activation::None)?),
-                None => None,
+        for (layer, parts) in self.layers.iter().zip(&adapter.layers) {
+            let delta = |target: Target, s: f64| -> candle_core::Result<Option<Tensor>> {
+                parts
+                    .iter()
+                    .find(|p| p.target == target)
+                    .map(|LowRank { a, b, .. }| b.matmul(a)? * (adapter.scale() * s))
+                    .transpose()
             };
-            merged.push((qkv, packed));
+            let plus = |w: Tensor, d: Option<Tensor>| match d {
+                Some(d) => w + d,
+                None => Ok(w),
+            };
+            let mut out = Vec::new();
+            let (dq, dk, dv) = (
+                delta(Target::Query, q_scale)?,
+                delta(Target::Key, 1.0)?,
+                delta(Target::Value, 1.0)?,
+            );
+            if dq.is_some() || dk.is_some() || dv.is_some() {
+                let w = layer.qkv.weight();
+                let weight = Tensor::cat(
+                    &[
+                        plus(w.narrow(0, 0, h)?, dq)?,
+                        plus(w.narrow(0, h, h)?, dk)?,
+                        plus(w.narrow(0, 2 * h, h)?, dv)?,
+                    ],
+                    0,
+                )?;
+                out.push((Slot::Qkv, Linear::new(weight, layer.qkv.bias().cloned())));
+            }
+            for (slot, target) in [
+                (Slot::Output, Target::Output),
+                (Slot::Up, Target::Up),
+                (Slot::Down, Target::Down),
+            ] {
+                if let Some(d) = delta(target, 1.0)? {
+                    let lin = layer.slot(slot);
+                    out.push((slot, Linear::new((lin.weight() + d)?, lin.bias().cloned())));
+                }
+            }
+            let repacked = out
+                .into_iter()
+                .map(|(slot, lin)| {
+                    let packed = match layer.packed {
+                        Some(_) => Some(pack(&lin, slot.activation())?),
+                        None => None,
+                    };
+                    Ok((slot, lin, packed))
+                })
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            merged.push(repacked);
         }
-        for (layer, (qkv, packed)) in self.layers.iter_mut().zip(merged) {
-            layer.qkv = qkv;
-            if let (Some(p), Some(q)) = (layer.packed.as_mut(), packed) {
-                p.qkv = q;
+        for (layer, updates) in self.layers.iter_mut().zip(merged) {
+            for (slot, lin, packed) in updates {
+                layer.set_slot(slot, lin, packed);
             }
         }
         Ok(())
@@ -315,14 +409,15 @@ impl Bert {
         let bias = mask_bias(mask)?;
         let q_scale = 1.0 / (hd as f64).sqrt();
         for (i, l) in self.layers.iter().enumerate() {
+            let none = LayerDelta {
+                parts: Vec::new(),
+                scale: 0.0,
+            };
+            let d = deltas.get(i).unwrap_or(&none);
             let qkv = l.qkv.forward(&x)?;
-            let mut q = qkv.narrow(1, 0, h)?;
-            let k = qkv.narrow(1, h, h)?;
-            let mut v = qkv.narrow(1, 2 * h, h)?;
-            if let Some(d) = deltas.get(i) {
-                q = (q + (x.matmul(&d.q_a.t()?)?.matmul(&d.q_b.t()?)? * (d.scale * q_scale))?)?;
-                v = (v + (x.matmul(&d.v_a.t()?)?.matmul(&d.v_b.t()?)? * d.scale)?)?;
-            }
+            let q = d.apply(Target::Query, &x, qkv.narrow(1, 0, h)?, q_scale)?;
+            let k = d.apply(Target::Key, &x, qkv.narrow(1, h, h)?, 1.0)?;
+            let v = d.apply(Target::Value, &x, qkv.narrow(1, 2 * h, h)?, 1.0)?;
             let q = q.reshape((b, len, nh, hd))?.transpose(1, 2)?.contiguous()?;
             let kt = k
                 .reshape((b, len, nh, hd))?
@@ -336,13 +431,13 @@ impl Bert {
                 .transpose(1, 2)?
                 .contiguous()?
                 .reshape((b * len, h))?;
-            let attn = l
-                .attn_norm
-                .forward_differentiable(&(l.attn_out.forward(&ctx)? + &x)?)?;
-            let up = l.up.forward(&attn)?.gelu_erf()?;
-            x = l
-                .out_norm
-                .forward_differentiable(&(l.down.forward(&up)? + attn)?)?;
+            let projected = d.apply(Target::Output, &ctx, l.attn_out.forward(&ctx)?, 1.0)?;
+            let attn = l.attn_norm.forward_differentiable(&(projected + &x)?)?;
+            let up = d
+                .apply(Target::Up, &attn, l.up.forward(&attn)?, 1.0)?
+                .gelu_erf()?;
+            let down = d.apply(Target::Down, &up, l.down.forward(&up)?, 1.0)?;
+            x = l.out_norm.forward_differentiable(&(down + attn)?)?;
         }
         x.reshape((b, len, h))
     }
@@ -488,6 +583,103 @@ mod tests {
         let slow = bert.forward_differentiable(&ids, &mask, &[]).unwrap();
         let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
+    }
+
+    /// An adapter on every target, with random (non-zero) B matrices.
+    fn random_adapter(bert: &Bert) -> Adapter {
+        use super::super::adapter::AdapterConfig;
+        let shape = bert.shape();
+        let config = AdapterConfig {
+            rank: 2,
+            alpha: 4.0,
+            targets: Target::ALL.to_vec(),
+        };
+        let layers = (0..shape.layers)
+            .map(|_| {
+                Target::ALL
+                    .iter()
+                    .map(|&target| {
+                        let (out, inp) = shape.dims(target);
+                        LowRank {
+                            target,
+                            a: Tensor::randn(0f32, 0.3, (2, inp), &Device::Cpu).unwrap(),
+                            b: Tensor::randn(0f32, 0.3, (out, 2), &Device::Cpu).unwrap(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Adapter { config, layers }
+    }
+
+    #[test]
+    fn merged_adapter_matches_the_adapted_training_path() {
+        let (mut bert, _) = tiny();
+        let dev = Device::Cpu;
+        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        let adapter = random_adapter(&bert);
+        let deltas: Vec<LayerDelta> = adapter
+            .layers
+            .iter()
+            .map(|parts| LayerDelta {
+                parts: parts.iter().map(|p| (p.target, &p.a, &p.b)).collect(),
+                scale: adapter.scale(),
+            })
+            .collect();
+        let before = bert.forward(&ids, Some(&mask)).unwrap();
+        let training = bert.forward_differentiable(&ids, &mask, &deltas).unwrap();
+        let moved = (&training - &before)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(
+            moved.to_scalar::<f32>().unwrap() > 1e-2,
+            "the adapter must matter"
+        );
+        bert.merge(&adapter).unwrap();
+        let merged = bert.forward(&ids, Some(&mask)).unwrap();
+        let diff = (merged - training)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
+    }
+
+    #[test]
+    fn merging_into_a_bf16_encoder_updates_the_packed_weights() {
+        if !crate::model::kernels::bf16_supported() {
+            eprintln!("skipped: this CPU has no AVX-512 BF16");
+            return;
+        }
+        let (mut bert, _) = tiny();
+        let dev = Device::Cpu;
+        let ids = Tensor::new(&[[1u32, 7, 9, 2]], &dev).unwrap();
+        let ones = Tensor::ones((1, 4), DType::F32, &dev).unwrap();
+        let adapter = random_adapter(&bert);
+        let unmerged = mean_pool_normalize(&bert.forward(&ids, None).unwrap(), &ones).unwrap();
+        bert.set_bf16(true).unwrap();
+        bert.merge(&adapter).unwrap();
+        let b = mean_pool_normalize(&bert.forward(&ids, None).unwrap(), &ones).unwrap();
+        bert.set_bf16(false).unwrap();
+        let a = mean_pool_normalize(&bert.forward(&ids, None).unwrap(), &ones).unwrap();
+        let cos = |x: &Tensor, y: &Tensor| {
+            (x * y)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert!(cos(&a, &b) > 0.999, "cosine {}", cos(&a, &b));
+        assert!(
+            cos(&unmerged, &b) < cos(&a, &b),
+            "packed weights left unmerged"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
-use super::adapter::Adapter;
+use super::adapter::{Adapter, EncoderShape};
 use super::bert::{Bert, BertConfig, LayerDelta, mean_pool_normalize};
 use super::resolve::ModelFiles;
 use crate::error::{Error, Result};
@@ -248,6 +248,11 @@ impl Encoder {
 
     pub fn num_layers(&self) -> usize {
         self.bert.num_layers()
+    }
+
+    /// The sizes a fine-tuning adapter must match.
+    pub fn shape(&self) -> EncoderShape {
+        self.bert.shape()
     }
 
     /// Folds a fine-tuned adapter into the encoder's weights.

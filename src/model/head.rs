@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{D, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::adapter::{ADAPTER_WEIGHTS, Adapter, AdapterConfig};
+use super::adapter::{ADAPTER_WEIGHTS, Adapter, AdapterConfig, EncoderShape};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::stance::Stance;
@@ -126,18 +126,17 @@ impl StanceHead {
     }
 
     pub fn set_adapter(&mut self, adapter: Adapter) {
-        self.config.adapter = Some(adapter.config);
+        self.config.adapter = Some(adapter.config.clone());
         self.adapter = Some(adapter);
     }
 
     /// The encoder adapter trained with this head, loaded from its directory.
-    pub fn load_adapter(&self, layers: usize, hidden: usize) -> Result<Option<Adapter>> {
+    pub fn load_adapter(&self, shape: EncoderShape) -> Result<Option<Adapter>> {
         match (&self.config.adapter, &self.dir) {
             (Some(cfg), Some(dir)) => Ok(Some(Adapter::load(
                 &dir.join(ADAPTER_WEIGHTS),
-                *cfg,
-                layers,
-                hidden,
+                cfg.clone(),
+                shape,
             )?)),
             _ => Ok(None),
         }

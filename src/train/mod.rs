@@ -21,7 +21,7 @@ use crate::model::head::{
     head_logits,
 };
 use crate::model::{Encoder, ModelFiles, Tokens};
-use crate::stance::Stance;
+use crate::stance::{Stance, model_text};
 use data::{Example, Split};
 
 pub const DEFAULT_SEED: u64 = 20_220_127;
@@ -127,7 +127,8 @@ pub fn train(
         max_tokens: encoder.max_tokens(),
         probe: probe.into_iter().take(PROBE_COMPONENTS).collect(),
     };
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let texts: Vec<_> = examples.iter().map(|e| model_text(&e.text)).collect();
+    let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
     let tokens = encoder.tokenize_all(&texts)?;
     let indices = |want: Split| -> Vec<usize> {
         (0..examples.len()).filter(|&i| splits[i] == want).collect()
@@ -171,11 +172,21 @@ pub fn train(
             opts.seed,
             &|a, b| progress("fine-tuning", a, b),
         )?;
+        let (best_f1, best_acc, best_step) = t.best_checkpoint;
         candidates.push(Candidate {
             name: format!(
-                "{} + encoder adapters (LoRA rank {})",
+                "{} + encoder adapters, best single checkpoint (not kept)",
+                frozen.spec.name()
+            ),
+            dev_macro_f1: best_f1,
+            dev_accuracy: best_acc,
+            steps: best_step,
+        });
+        candidates.push(Candidate {
+            name: format!(
+                "{} + encoder adapters (LoRA rank {}), last-epoch average",
                 frozen.spec.name(),
-                finetune::ADAPTER.rank
+                finetune::adapter_config().rank
             ),
             dev_macro_f1: t.dev_macro_f1,
             dev_accuracy: t.dev_accuracy,
