@@ -554,6 +554,14 @@ mod tests {
         (Bert::load(vb, &cfg).unwrap(), cfg)
     }
 
+    /// Two statements, the first with one padded position at the end.
+    fn padded_pair() -> (Tensor, Tensor) {
+        let dev = Device::Cpu;
+        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        (ids, mask)
+    }
+
     #[test]
     fn padding_does_not_change_the_sentence_vector() {
         let (bert, _) = tiny();
@@ -576,9 +584,7 @@ mod tests {
     #[test]
     fn differentiable_path_matches_inference_path() {
         let (bert, _) = tiny();
-        let dev = Device::Cpu;
-        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        let (ids, mask) = padded_pair();
         let fast = bert.forward(&ids, Some(&mask)).unwrap();
         let slow = bert.forward_differentiable(&ids, &mask, &[]).unwrap();
         let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
@@ -615,9 +621,7 @@ mod tests {
     #[test]
     fn merged_adapter_matches_the_adapted_training_path() {
         let (mut bert, _) = tiny();
-        let dev = Device::Cpu;
-        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        let (ids, mask) = padded_pair();
         let adapter = random_adapter(&bert);
         let deltas: Vec<LayerDelta> = adapter
             .layers
@@ -689,9 +693,7 @@ mod tests {
             return;
         }
         let (mut bert, _) = tiny();
-        let dev = Device::Cpu;
-        let ids = Tensor::new(&[[1u32, 7, 9, 2, 0], [1, 3, 4, 5, 2]], &dev).unwrap();
-        let mask = Tensor::new(&[[1f32, 1., 1., 1., 0.], [1.; 5]], &dev).unwrap();
+        let (ids, mask) = padded_pair();
         let vectors = |bert: &Bert| -> Vec<Vec<f32>> {
             let h = bert.forward(&ids, Some(&mask)).unwrap();
             mean_pool_normalize(&h, &mask).unwrap().to_vec2().unwrap()

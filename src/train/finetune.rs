@@ -29,10 +29,11 @@ pub(super) const BATCH: usize = 32;
 /// Dev macro-F1 still improves in the third epoch; a run takes ~15 min on 2 cores.
 pub(super) const EPOCHS: usize = 3;
 const LR: f64 = 5e-4;
-const EVAL_EVERY: usize = 20;
+/// Checkpoints of the last epoch are averaged at this interval.
+const SNAPSHOT_EVERY: usize = 20;
 
 /// The weights averaged over the last epoch's checkpoints (what is kept),
-/// and for the model card the best single checkpoint on dev.
+/// and for the model card the best epoch-end checkpoint on dev.
 pub(super) struct Tuned {
     pub adapter: Adapter,
     pub head: Fitted,
@@ -173,27 +174,27 @@ pub(super) fn finetune(
             let loss = ((picked * w)?.sum_all()? * (-1.0 / w_sum))?;
             opt.backward_step(&loss)?;
             progress(step, total);
-            if step % EVAL_EVERY == 0 || step == total {
-                let (f1, acc) = score(&adapter, &head)?;
-                tracing::info!(step, dev_macro_f1 = f1, "fine-tuning");
-                if f1 > best.0 {
-                    best = (f1, acc, step);
-                }
-                if step > average_from {
-                    sums = Some(match sums {
-                        None => all_vars
-                            .iter()
-                            .map(|v| v.as_tensor().copy())
-                            .collect::<candle_core::Result<Vec<_>>>()?,
-                        Some(s) => s
-                            .iter()
-                            .zip(&all_vars)
-                            .map(|(s, v)| s + v.as_tensor())
-                            .collect::<candle_core::Result<Vec<_>>>()?,
-                    });
-                    count += 1;
-                }
+            if step > average_from && (step % SNAPSHOT_EVERY == 0 || step == total) {
+                sums = Some(match sums {
+                    None => all_vars
+                        .iter()
+                        .map(|v| v.as_tensor().copy())
+                        .collect::<candle_core::Result<Vec<_>>>()?,
+                    Some(s) => s
+                        .iter()
+                        .zip(&all_vars)
+                        .map(|(s, v)| s + v.as_tensor())
+                        .collect::<candle_core::Result<Vec<_>>>()?,
+                });
+                count += 1;
             }
+        }
+        // Scoring dev costs as much as ~10 steps, so it is done once an epoch:
+        // the average does not need it, only the log and the model card.
+        let (f1, acc) = score(&adapter, &head)?;
+        tracing::info!(step, dev_macro_f1 = f1, "fine-tuning epoch done");
+        if f1 > best.0 {
+            best = (f1, acc, step);
         }
     }
     if let Some(sums) = sums {

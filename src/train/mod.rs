@@ -175,7 +175,7 @@ pub fn train(
         let (best_f1, best_acc, best_step) = t.best_checkpoint;
         candidates.push(Candidate {
             name: format!(
-                "{} + encoder adapters, best single checkpoint (not kept)",
+                "{} + encoder adapters, best epoch-end checkpoint (not kept)",
                 frozen.spec.name()
             ),
             dev_macro_f1: best_f1,
