@@ -2,18 +2,25 @@
 //! labels real quotations (the seed article's gold) well enough.
 mod common;
 
+use std::collections::HashSet;
+
 use detente::metrics::evaluate;
 use detente::model::{Precision, StanceHead};
-use detente::train::data::{Example, Split, read_corpus, split};
+use detente::train::data::{Example, Split, read_corpus, read_jsonl, split};
 use detente::{Analyzer, ModelOptions};
 
 /// Gold labels of the seed article the head must get right, at least: the
-/// issue's bar, 13 of 17 (the committed head gets 14).
+/// issue's bar, 13 of 17 (the committed head gets 13).
 const MIN_SEED_CORRECT: usize = 13;
 
 /// Macro-F1 the head must reach on the quotations of the project's annotated
-/// articles (the committed head: see the README's quality section).
-const MIN_ARTICLE_MACRO_F1: f32 = 0.63;
+/// articles (the committed head gets 0.683; see the README's quality section).
+const MIN_ARTICLE_MACRO_F1: f32 = 0.65;
+
+/// Macro-F1 the head must reach on `models/eval/news-style.jsonl`, quotations
+/// extracted from news-style articles written apart from the corpus (the
+/// committed head gets 0.784).
+const MIN_NEWS_STYLE_MACRO_F1: f32 = 0.75;
 
 /// The committed head on an encoder run at `precision`.
 fn analyzer(precision: Precision) -> Analyzer {
@@ -34,6 +41,19 @@ fn corpus_split(which: Split) -> Vec<Example> {
         .filter(|(_, s)| *s == which)
         .map(|(e, _)| e)
         .collect()
+}
+
+/// The corpus's statements, compared as lowercase with spaces collapsed.
+fn normalize(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn corpus_texts() -> HashSet<String> {
+    let (corpus, _) = read_corpus(&common::repo_path("models/data")).unwrap();
+    corpus.iter().map(|e| normalize(&e.text)).collect()
 }
 
 /// Training measured the head in f32; f32 inference reproduces it.
@@ -144,15 +164,7 @@ fn labels_the_annotated_articles_quotations() {
         .filter(|p| p.to_string_lossy().ends_with(".gold.json"))
         .collect();
     files.sort();
-    let (corpus, _) = read_corpus(&common::repo_path("models/data")).unwrap();
-    let normalize = |t: &str| {
-        t.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    let in_corpus: std::collections::HashSet<String> =
-        corpus.iter().map(|e| normalize(&e.text)).collect();
+    let in_corpus = corpus_texts();
     let mut texts = Vec::new();
     let mut gold = Vec::new();
     let mut skipped = 0;
@@ -191,6 +203,32 @@ fn labels_the_annotated_articles_quotations() {
     assert!(
         m.macro_f1 >= MIN_ARTICLE_MACRO_F1,
         "macro-F1 {:.3} < {MIN_ARTICLE_MACRO_F1}",
+        m.macro_f1
+    );
+}
+
+/// The check set was written as 20 whole news stories (wire copy, live
+/// blogs, interviews) with their quotations extracted as printed; it is never
+/// trained on, and none of its lines is in the corpus.
+#[test]
+fn labels_the_news_style_check_set() {
+    let set = read_jsonl(&common::repo_path("models/eval/news-style.jsonl")).unwrap();
+    let in_corpus = corpus_texts();
+    let leaked: Vec<&str> = set
+        .iter()
+        .map(|e| e.text.as_str())
+        .filter(|t| in_corpus.contains(&normalize(t)))
+        .collect();
+    assert!(leaked.is_empty(), "in the training corpus: {leaked:?}");
+    let texts: Vec<&str> = set.iter().map(|e| e.text.as_str()).collect();
+    let labels = common::analyzer().classify(&texts).unwrap();
+    let probs: Vec<[f32; 4]> = labels.iter().map(|c| c.scores.to_array()).collect();
+    let gold: Vec<_> = set.iter().map(|e| e.label).collect();
+    let m = evaluate(&gold, &probs);
+    println!("news-style check set:\n{}", m.report());
+    assert!(
+        m.macro_f1 >= MIN_NEWS_STYLE_MACRO_F1,
+        "macro-F1 {:.3} < {MIN_NEWS_STYLE_MACRO_F1}",
         m.macro_f1
     );
 }

@@ -20,7 +20,8 @@ pub struct TrainArgs {
     /// Seed for weight initialization: the same seed gives the same head.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
-    /// Skip fine-tuning the encoder (faster; frozen-encoder heads only).
+    /// Skip fine-tuning the encoder: frozen-encoder heads only, a few minutes
+    /// instead of about 40 on 2 cores.
     #[arg(long)]
     pub no_finetune: bool,
     /// Encoder: a Hugging Face repo id or a local directory.

@@ -178,6 +178,67 @@ impl Adapter {
         Ok(Self { config, layers })
     }
 
+    /// The average of adapters trained from the same start: `mean(s·B_i·A_i)`
+    /// is exactly one adapter of rank `k·r` with the factors stacked, so an
+    /// average merges into the encoder like a single run.
+    pub fn average(adapters: &[Adapter]) -> Result<Adapter> {
+        let Some(first) = adapters.first() else {
+            return Err(Error::InvalidInput("no adapters to average".into()));
+        };
+        let same_shape = |a: &Adapter| {
+            a.config == first.config
+                && a.layers.len() == first.layers.len()
+                && a.layers.iter().zip(&first.layers).all(|(x, y)| {
+                    x.len() == y.len()
+                        && x.iter().zip(y).all(|(p, q)| {
+                            p.target == q.target
+                                && p.a.dims() == q.a.dims()
+                                && p.b.dims() == q.b.dims()
+                        })
+                })
+        };
+        if !adapters.iter().all(same_shape) {
+            return Err(Error::InvalidInput(
+                "adapters of different configs or shapes cannot be averaged".into(),
+            ));
+        }
+        let layers = (0..first.layers.len())
+            .map(|i| {
+                (0..first.layers[i].len())
+                    .map(|j| {
+                        let parts: Vec<&LowRank> =
+                            adapters.iter().map(|a| &a.layers[i][j]).collect();
+                        let a: Vec<&Tensor> = parts.iter().map(|p| &p.a).collect();
+                        let b: Vec<&Tensor> = parts.iter().map(|p| &p.b).collect();
+                        Ok(LowRank {
+                            target: parts[0].target,
+                            a: Tensor::cat(&a, 0)?,
+                            b: Tensor::cat(&b, 1)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let config = AdapterConfig {
+            // alpha / (k·r) = scale / k: the mean of the k updates.
+            rank: first.config.rank * adapters.len(),
+            ..first.config.clone()
+        };
+        Ok(Adapter { config, layers })
+    }
+
+    /// The updates as the differentiable forward pass takes them.
+    pub fn deltas(&self) -> Vec<LayerDelta<'_>> {
+        let scale = self.config.scale();
+        self.layers
+            .iter()
+            .map(|parts| LayerDelta {
+                parts: parts.iter().map(|p| (p.target, &p.a, &p.b)).collect(),
+                scale,
+            })
+            .collect()
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut map: HashMap<String, Tensor> = HashMap::new();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -318,5 +379,69 @@ mod tests {
             ..shape
         };
         assert!(Adapter::load(&path, config, other).is_err());
+    }
+
+    #[test]
+    fn an_average_of_adapters_is_the_mean_of_their_updates() {
+        let shape = EncoderShape {
+            layers: 1,
+            hidden: 6,
+            intermediate: 10,
+        };
+        let config = AdapterConfig {
+            rank: 2,
+            alpha: 4.0,
+            targets: vec![Target::Value, Target::Up],
+        };
+        let random = |seed: u64| {
+            let mut a = AdapterVars::seeded(config.clone(), shape, seed)
+                .unwrap()
+                .snapshot()
+                .unwrap();
+            for part in a.layers.iter_mut().flatten() {
+                part.b = Tensor::randn(0f32, 1.0, part.b.dims(), &Device::Cpu).unwrap();
+            }
+            a
+        };
+        let runs = [random(1), random(2), random(3)];
+        let mean = Adapter::average(&runs).unwrap();
+        assert_eq!(mean.config.rank, 6);
+        let update = |a: &Adapter, j: usize| {
+            let p = &a.layers[0][j];
+            (p.b.matmul(&p.a).unwrap() * a.config.scale()).unwrap()
+        };
+        for j in 0..2 {
+            let expected = ((update(&runs[0], j) + update(&runs[1], j)).unwrap()
+                + update(&runs[2], j))
+            .unwrap()
+                / 3.0;
+            let diff = (update(&mean, j) - expected.unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{diff}");
+        }
+        // Saved and loaded back with its own (stacked) config.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ADAPTER_WEIGHTS);
+        mean.save(&path).unwrap();
+        let loaded = Adapter::load(&path, mean.config.clone(), shape).unwrap();
+        for j in 0..2 {
+            assert_eq!(
+                update(&loaded, j).to_vec2::<f32>().unwrap(),
+                update(&mean, j).to_vec2::<f32>().unwrap()
+            );
+        }
+        let mut shorter = random(4);
+        shorter.layers[0].pop();
+        assert!(Adapter::average(&[random(1), shorter]).is_err());
+        let mut other = random(4);
+        other.config.alpha = 8.0;
+        assert!(Adapter::average(&[random(1), other]).is_err());
+        assert!(Adapter::average(&[]).is_err());
     }
 }

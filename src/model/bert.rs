@@ -623,14 +623,7 @@ mod tests {
         let (mut bert, _) = tiny();
         let (ids, mask) = padded_pair();
         let adapter = random_adapter(&bert);
-        let deltas: Vec<LayerDelta> = adapter
-            .layers
-            .iter()
-            .map(|parts| LayerDelta {
-                parts: parts.iter().map(|p| (p.target, &p.a, &p.b)).collect(),
-                scale: adapter.scale(),
-            })
-            .collect();
+        let deltas = adapter.deltas();
         let before = bert.forward(&ids, Some(&mask)).unwrap();
         let training = bert.forward_differentiable(&ids, &mask, &deltas).unwrap();
         let moved = (&training - &before)

@@ -36,6 +36,25 @@ pub struct TrainOptions {
     pub finetune: bool,
 }
 
+/// Inverse-frequency loss weights: each label pulls equally on the loss
+/// whatever its share of the training split; a label absent from the split
+/// gets weight 0.
+fn class_weights(labels: impl Iterator<Item = Stance>) -> [f32; 4] {
+    let mut freq = [0f32; 4];
+    let mut n = 0f32;
+    for y in labels {
+        freq[y.index()] += 1.0;
+        n += 1.0;
+    }
+    std::array::from_fn(|i| {
+        if freq[i] > 0.0 {
+            n / (4.0 * freq[i])
+        } else {
+            0.0
+        }
+    })
+}
+
 /// One head configuration to try.
 #[derive(Debug, Clone, Copy)]
 struct Spec {
@@ -172,22 +191,45 @@ pub fn train(
             opts.seed,
             &|a, b| progress("fine-tuning", a, b),
         )?;
-        let (best_f1, best_acc, best_step) = t.best_checkpoint;
+        let (best_f1, best_acc, best_run, best_step) = t.best_checkpoint;
+        let rank = finetune::adapter_config().rank;
+        let adapted = format!(
+            "{} + encoder adapters (LoRA rank {rank})",
+            frozen.spec.name()
+        );
+        let runs = t.runs.len();
         candidates.push(Candidate {
-            name: format!(
-                "{} + encoder adapters, best epoch-end checkpoint (not kept)",
-                frozen.spec.name()
-            ),
+            name: if runs > 1 {
+                format!(
+                    "{adapted}, best epoch-end checkpoint of any run (run {}, not kept)",
+                    best_run + 1
+                )
+            } else {
+                format!("{adapted}, best epoch-end checkpoint (not kept)")
+            },
             dev_macro_f1: best_f1,
             dev_accuracy: best_acc,
             steps: best_step,
         });
+        if runs > 1 {
+            for (run, &(f1, acc)) in t.runs.iter().enumerate() {
+                candidates.push(Candidate {
+                    name: format!(
+                        "{adapted}, run {} alone, last-epoch average (not kept)",
+                        run + 1
+                    ),
+                    dev_macro_f1: f1,
+                    dev_accuracy: acc,
+                    steps: t.steps,
+                });
+            }
+        }
         candidates.push(Candidate {
-            name: format!(
-                "{} + encoder adapters (LoRA rank {}), last-epoch average",
-                frozen.spec.name(),
-                finetune::adapter_config().rank
-            ),
+            name: if runs > 1 {
+                format!("{adapted}, mean of {runs} runs' last-epoch averages")
+            } else {
+                format!("{adapted}, last-epoch average")
+            },
             dev_macro_f1: t.dev_macro_f1,
             dev_accuracy: t.dev_accuracy,
             steps: t.steps,
@@ -365,6 +407,59 @@ impl Fitted {
     }
 }
 
+/// A head's trainable variables.
+struct HeadVars {
+    w1: Var,
+    b1: Var,
+    out: Option<(Var, Var)>,
+}
+
+impl HeadVars {
+    /// Variables starting from a fitted head's values.
+    fn new(init: &Fitted) -> Result<Self> {
+        Ok(Self {
+            w1: Var::from_tensor(&init.w1)?,
+            b1: Var::from_tensor(&init.b1)?,
+            out: match &init.out {
+                None => None,
+                Some((w2, b2)) => Some((Var::from_tensor(w2)?, Var::from_tensor(b2)?)),
+            },
+        })
+    }
+
+    fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        head_logits(
+            x,
+            self.w1.as_tensor(),
+            self.b1.as_tensor(),
+            self.out
+                .as_ref()
+                .map(|(a, b)| (a.as_tensor(), b.as_tensor())),
+        )
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        let mut vars = vec![self.w1.clone(), self.b1.clone()];
+        if let Some((w2, b2)) = &self.out {
+            vars.push(w2.clone());
+            vars.push(b2.clone());
+        }
+        vars
+    }
+
+    fn snapshot(&self, steps: usize) -> Result<Fitted> {
+        Ok(Fitted {
+            w1: self.w1.as_tensor().copy()?,
+            b1: self.b1.as_tensor().copy()?,
+            out: match &self.out {
+                None => None,
+                Some((w2, b2)) => Some((w2.as_tensor().copy()?, b2.as_tensor().copy()?)),
+            },
+            steps,
+        })
+    }
+}
+
 fn probs_from_logits(logits: &Tensor) -> Result<Vec<[f32; 4]>> {
     let p = candle_nn::ops::softmax(logits, D::Minus1)?.to_vec2::<f32>()?;
     Ok(p.into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect())
@@ -379,30 +474,18 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
     } else {
         classes
     };
-    let w1 = seeded_uniform(&mut rng, first, dim)?;
-    let b1 = Var::from_tensor(&Tensor::zeros(first, DType::F32, &Device::Cpu)?)?;
-    let out = match spec.kind {
-        HeadKind::Logistic => None,
-        HeadKind::Mlp => Some((
-            seeded_uniform(&mut rng, classes, spec.hidden)?,
-            Var::from_tensor(&Tensor::zeros(classes, DType::F32, &Device::Cpu)?)?,
-        )),
+    let head = HeadVars {
+        w1: seeded_uniform(&mut rng, first, dim)?,
+        b1: Var::from_tensor(&Tensor::zeros(first, DType::F32, &Device::Cpu)?)?,
+        out: match spec.kind {
+            HeadKind::Logistic => None,
+            HeadKind::Mlp => Some((
+                seeded_uniform(&mut rng, classes, spec.hidden)?,
+                Var::from_tensor(&Tensor::zeros(classes, DType::F32, &Device::Cpu)?)?,
+            )),
+        },
     };
-    let mut vars = vec![w1.clone(), b1.clone()];
-    if let Some((w2, b2)) = &out {
-        vars.push(w2.clone());
-        vars.push(b2.clone());
-    }
-    // Inverse-frequency class weights: each label pulls equally on the loss.
-    let mut freq = [0f32; 4];
-    for y in &train.y {
-        freq[y.index()] += 1.0;
-    }
-    let n = train.y.len() as f32;
-    let class_w: Vec<f32> = freq
-        .iter()
-        .map(|&f| if f > 0.0 { n / (4.0 * f) } else { 0.0 })
-        .collect();
+    let class_w = class_weights(train.y.iter().copied());
     let y_idx: Vec<u32> = train.y.iter().map(|s| s.index() as u32).collect();
     let sample_w: Vec<f32> = train.y.iter().map(|s| class_w[s.index()]).collect();
     let y_t = Tensor::new(y_idx.as_slice(), &Device::Cpu)?.unsqueeze(1)?;
@@ -410,40 +493,21 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
     let w_sum = f64::from(sample_w.iter().sum::<f32>());
 
     let mut opt = AdamW::new(
-        vars.clone(),
+        head.vars(),
         ParamsAdamW {
             lr: spec.lr,
             weight_decay: spec.weight_decay,
             ..Default::default()
         },
     )?;
-    let snapshot = |steps: usize| -> Result<Fitted> {
-        Ok(Fitted {
-            w1: w1.as_tensor().copy()?,
-            b1: b1.as_tensor().copy()?,
-            out: match &out {
-                None => None,
-                Some((w2, b2)) => Some((w2.as_tensor().copy()?, b2.as_tensor().copy()?)),
-            },
-            steps,
-        })
-    };
     let mut best: Option<(f32, Fitted)> = None;
     for step in 1..=spec.steps {
-        let current = Fitted {
-            w1: w1.as_tensor().clone(),
-            b1: b1.as_tensor().clone(),
-            out: out
-                .as_ref()
-                .map(|(a, b)| (a.as_tensor().clone(), b.as_tensor().clone())),
-            steps: step,
-        };
-        let logp = candle_nn::ops::log_softmax(&current.logits(&train.x)?, D::Minus1)?;
+        let logp = candle_nn::ops::log_softmax(&head.logits(&train.x)?, D::Minus1)?;
         let picked = logp.gather(&y_t, 1)?.squeeze(1)?;
         let loss = ((picked * &w_t)?.sum_all()? * (-1.0 / w_sum))?;
         opt.backward_step(&loss)?;
         if step % EVAL_EVERY == 0 {
-            let f = snapshot(step)?;
+            let f = head.snapshot(step)?;
             let f1 = evaluate(&dev.y, &f.probabilities(&dev.x, 1.0)?).macro_f1;
             if best.as_ref().is_none_or(|(b, _)| f1 > *b) {
                 best = Some((f1, f));
@@ -452,7 +516,7 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
     }
     match best {
         Some((_, f)) => Ok(f),
-        None => snapshot(spec.steps),
+        None => head.snapshot(spec.steps),
     }
 }
 
@@ -525,5 +589,31 @@ mod tests {
         for p in pa {
             assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
+    }
+
+    #[test]
+    fn class_weights_make_each_label_pull_equally() {
+        use Stance::*;
+        let labels = [
+            Neutral,
+            Neutral,
+            Neutral,
+            Neutral,
+            Neutral,
+            Neutral,
+            Optimistic,
+            Threatening,
+        ];
+        let w = class_weights(labels.iter().copied());
+        for s in [Neutral, Optimistic, Threatening] {
+            let pull: f32 = labels
+                .iter()
+                .filter(|&&y| y == s)
+                .map(|y| w[y.index()])
+                .sum();
+            let share = labels.len() as f32 / 4.0;
+            assert!((pull - share).abs() < 1e-5, "{s:?}: {pull} vs {share}");
+        }
+        assert_eq!(w[Conciliatory.index()], 0.0, "absent label");
     }
 }
