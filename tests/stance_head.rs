@@ -22,6 +22,11 @@ const MIN_ARTICLE_MACRO_F1: f32 = 0.65;
 /// committed head gets 0.784).
 const MIN_NEWS_STYLE_MACRO_F1: f32 = 0.75;
 
+/// Macro-F1 the head must reach on `models/eval/news-style-2.jsonl`, 3,745
+/// quotations from 301 news-style articles by 18 later writers, never trained
+/// on (the committed head gets 0.652).
+const MIN_NEWS_STYLE_2_MACRO_F1: f32 = 0.63;
+
 /// The committed head on an encoder run at `precision`.
 fn analyzer(precision: Precision) -> Analyzer {
     let opts = ModelOptions {
@@ -207,12 +212,10 @@ fn labels_the_annotated_articles_quotations() {
     );
 }
 
-/// The check set was written as 20 whole news stories (wire copy, live
-/// blogs, interviews) with their quotations extracted as printed; it is never
-/// trained on, and none of its lines is in the corpus.
-#[test]
-fn labels_the_news_style_check_set() {
-    let set = read_jsonl(&common::repo_path("models/eval/news-style.jsonl")).unwrap();
+/// Labels a check set under `models/eval/` and holds the head to `floor`; a
+/// line that is also in the corpus would make the check meaningless.
+fn check_set(file: &str, floor: f32) {
+    let set = read_jsonl(&common::repo_path(&format!("models/eval/{file}"))).unwrap();
     let in_corpus = corpus_texts();
     let leaked: Vec<&str> = set
         .iter()
@@ -225,10 +228,19 @@ fn labels_the_news_style_check_set() {
     let probs: Vec<[f32; 4]> = labels.iter().map(|c| c.scores.to_array()).collect();
     let gold: Vec<_> = set.iter().map(|e| e.label).collect();
     let m = evaluate(&gold, &probs);
-    println!("news-style check set:\n{}", m.report());
-    assert!(
-        m.macro_f1 >= MIN_NEWS_STYLE_MACRO_F1,
-        "macro-F1 {:.3} < {MIN_NEWS_STYLE_MACRO_F1}",
-        m.macro_f1
-    );
+    println!("{file}:\n{}", m.report());
+    assert!(m.macro_f1 >= floor, "macro-F1 {:.3} < {floor}", m.macro_f1);
+}
+
+/// 20 whole news stories (wire copy, live blogs, interviews) on disputes the
+/// corpus articles were told to avoid, their quotations extracted as printed.
+#[test]
+fn labels_the_news_style_check_set() {
+    check_set("news-style.jsonl", MIN_NEWS_STYLE_MACRO_F1);
+}
+
+/// Larger and harder: written to read like news, not to be clear.
+#[test]
+fn labels_the_second_news_style_check_set() {
+    check_set("news-style-2.jsonl", MIN_NEWS_STYLE_2_MACRO_F1);
 }
