@@ -345,18 +345,29 @@ mod tests {
         assert_eq!(cfg.scale(), 2.0);
     }
 
-    #[test]
-    fn saves_and_loads_every_target_with_its_shape() {
+    /// A small encoder shape (layers, hidden, intermediate) and an adapter
+    /// config of `rank` on `targets`, alpha twice the rank.
+    fn tiny(
+        (layers, hidden, intermediate): (usize, usize, usize),
+        rank: usize,
+        targets: Vec<Target>,
+    ) -> (EncoderShape, AdapterConfig) {
         let shape = EncoderShape {
-            layers: 2,
-            hidden: 8,
-            intermediate: 12,
+            layers,
+            hidden,
+            intermediate,
         };
         let config = AdapterConfig {
-            rank: 3,
-            alpha: 6.0,
-            targets: Target::ALL.to_vec(),
+            rank,
+            alpha: 2.0 * rank as f32,
+            targets,
         };
+        (shape, config)
+    }
+
+    #[test]
+    fn saves_and_loads_every_target_with_its_shape() {
+        let (shape, config) = tiny((2, 8, 12), 3, Target::ALL.to_vec());
         let vars = AdapterVars::seeded(config.clone(), shape, 7).unwrap();
         let saved = vars.snapshot().unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -383,16 +394,7 @@ mod tests {
 
     #[test]
     fn an_average_of_adapters_is_the_mean_of_their_updates() {
-        let shape = EncoderShape {
-            layers: 1,
-            hidden: 6,
-            intermediate: 10,
-        };
-        let config = AdapterConfig {
-            rank: 2,
-            alpha: 4.0,
-            targets: vec![Target::Value, Target::Up],
-        };
+        let (shape, config) = tiny((1, 6, 10), 2, vec![Target::Value, Target::Up]);
         let random = |seed: u64| {
             let mut a = AdapterVars::seeded(config.clone(), shape, seed)
                 .unwrap()
