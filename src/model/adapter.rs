@@ -1,32 +1,17 @@
-//! A low-rank adapter (LoRA) for the encoder's linear layers, fitted by
-//! `detente train` with the stance head. About a megabyte on disk against the
-//! encoder's 90, merged into the weights at load, so a fine-tuned encoder
-//! costs nothing at inference and never needs the encoder's weights committed.
+//! Updates to the encoder's linear layers: the full-size ones fine-tuning
+//! learns (`Dense`), and the low-rank adapter they are stored as (truncated
+//! SVD, a few megabytes against the encoder's 90), merged into the weights
+//! at load, so a fine-tuned encoder costs nothing at inference and never
+//! needs the encoder's weights committed. Heads written before full
+//! fine-tuning stored LoRA adapters; they load the same way.
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::bert::LayerDelta;
 use crate::error::{Error, Result};
-
-/// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for linear
-/// layers, drawn from a seeded ChaCha stream so reruns are identical. Used
-/// for adapters here and for stance heads in `train`.
-pub(crate) fn seeded_uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Result<Var> {
-    let bound = 1.0 / (cols as f32).sqrt();
-    let v: Vec<f32> = (0..rows * cols)
-        .map(|_| rng.random_range(-bound..bound))
-        .collect();
-    Ok(Var::from_tensor(&Tensor::from_vec(
-        v,
-        (rows, cols),
-        &Device::Cpu,
-    )?)?)
-}
 
 pub const ADAPTER_WEIGHTS: &str = "adapter.safetensors";
 
@@ -148,8 +133,8 @@ impl Adapter {
         let get = |name: String, dims: (usize, usize)| -> Result<Tensor> {
             let t = tensors
                 .get(&name)
-                .cloned()
-                .ok_or_else(|| bad(format!("missing tensor {name}")))?;
+                .ok_or_else(|| bad(format!("missing tensor {name}")))?
+                .to_dtype(DType::F32)?;
             if t.dims() != [dims.0, dims.1] {
                 return Err(bad(format!(
                     "{name} has shape {:?}, expected {dims:?}",
@@ -235,17 +220,20 @@ impl Adapter {
             .map(|parts| LayerDelta {
                 parts: parts.iter().map(|p| (p.target, &p.a, &p.b)).collect(),
                 scale,
+                dense: Vec::new(),
             })
             .collect()
     }
 
+    /// Stored in f16, half the size of f32: the update's factors lose about
+    /// 1e-3 of their value, far below what moves a label.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut map: HashMap<String, Tensor> = HashMap::new();
         for (i, layer) in self.layers.iter().enumerate() {
             for part in layer {
                 let key = part.target.key();
-                map.insert(format!("layer.{i}.{key}_a"), part.a.clone());
-                map.insert(format!("layer.{i}.{key}_b"), part.b.clone());
+                map.insert(format!("layer.{i}.{key}_a"), part.a.to_dtype(DType::F16)?);
+                map.insert(format!("layer.{i}.{key}_b"), part.b.to_dtype(DType::F16)?);
             }
         }
         candle_core::safetensors::save(&map, path).map_err(|e| Error::Head {
@@ -255,82 +243,179 @@ impl Adapter {
     }
 }
 
-/// Trainable adapter variables: A random (seeded), B zero, so training starts
-/// from the unchanged encoder.
-pub struct AdapterVars {
-    pub config: AdapterConfig,
-    pub layers: Vec<Vec<(Target, Var, Var)>>,
+/// Full-size updates of the encoder's linear layers (full fine-tuning, with
+/// the pretrained weights kept apart so the update can be stored alone).
+pub struct Dense {
+    /// Per transformer block, `(target, D [out, in])`.
+    pub layers: Vec<Vec<(Target, Tensor)>>,
 }
 
-impl AdapterVars {
-    pub fn new(config: AdapterConfig, shape: EncoderShape, rng: &mut ChaCha8Rng) -> Result<Self> {
-        let r = config.rank;
-        let layers = (0..shape.layers)
-            .map(|_| {
-                config
-                    .targets
-                    .iter()
-                    .map(|&t| {
-                        let (out, inp) = shape.dims(t);
-                        let a = seeded_uniform(rng, r, inp)?;
-                        let b = Var::zeros((out, r), DType::F32, &Device::Cpu)?;
-                        Ok((t, a, b))
+impl Dense {
+    /// The element-wise mean of updates of one shape (runs from one start).
+    pub fn mean(runs: &[Dense]) -> Result<Dense> {
+        let Some(first) = runs.first() else {
+            return Err(Error::InvalidInput("no updates to average".into()));
+        };
+        let layers = (0..first.layers.len())
+            .map(|i| {
+                (0..first.layers[i].len())
+                    .map(|j| {
+                        let parts = runs
+                            .iter()
+                            .map(|r| {
+                                r.layers
+                                    .get(i)
+                                    .and_then(|l| l.get(j))
+                                    .filter(|(t, _)| *t == first.layers[i][j].0)
+                                    .map(|(_, d)| d)
+                                    .ok_or_else(|| {
+                                        Error::InvalidInput(
+                                            "updates of different shapes cannot be averaged".into(),
+                                        )
+                                    })
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        let sum = Tensor::stack(&parts, 0)?.sum(0)?;
+                        Ok((first.layers[i][j].0, (sum / runs.len() as f64)?))
                     })
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { config, layers })
+        Ok(Dense { layers })
     }
 
-    /// A fresh stream per call keeps initialization independent of call order.
-    pub fn seeded(config: AdapterConfig, shape: EncoderShape, seed: u64) -> Result<Self> {
-        Self::new(config, shape, &mut ChaCha8Rng::seed_from_u64(seed ^ 0xada7))
-    }
-
-    pub fn vars(&self) -> Vec<Var> {
-        self.layers
-            .iter()
-            .flatten()
-            .flat_map(|(_, a, b)| [a.clone(), b.clone()])
-            .collect()
-    }
-
+    /// The updates as the differentiable forward pass takes them.
     pub fn deltas(&self) -> Vec<LayerDelta<'_>> {
-        let scale = self.config.scale();
         self.layers
             .iter()
             .map(|parts| LayerDelta {
-                parts: parts
-                    .iter()
-                    .map(|(t, a, b)| (*t, a.as_tensor(), b.as_tensor()))
-                    .collect(),
-                scale,
+                dense: parts.iter().map(|(t, d)| (*t, d)).collect(),
+                ..LayerDelta::default()
             })
             .collect()
     }
 
-    /// A frozen copy of the current values.
-    pub fn snapshot(&self) -> Result<Adapter> {
+    /// The best rank-`rank` approximation of every update (truncated SVD),
+    /// as an adapter with scale 1: what `detente train` stores, at a few
+    /// megabytes instead of the forty of the full updates.
+    pub fn compress(&self, rank: usize) -> Result<Adapter> {
         let layers = self
             .layers
             .iter()
             .map(|parts| {
                 parts
                     .iter()
-                    .map(|(target, a, b)| {
+                    .map(|(target, d)| {
+                        let (a, b) = low_rank(d, rank)?;
                         Ok(LowRank {
                             target: *target,
-                            a: a.as_tensor().copy()?,
-                            b: b.as_tensor().copy()?,
+                            a,
+                            b,
                         })
                     })
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
+        let targets = self
+            .layers
+            .first()
+            .map(|l| l.iter().map(|(t, _)| *t).collect())
+            .unwrap_or_default();
         Ok(Adapter {
-            config: self.config.clone(),
+            config: AdapterConfig {
+                rank,
+                alpha: rank as f32,
+                targets,
+            },
             layers,
         })
+    }
+}
+
+/// `(A [rank, in], B [out, rank])` with `B·A` the best rank-`rank`
+/// approximation of `d`; each factor carries the square root of the
+/// singular values, so neither dwarfs the other.
+fn low_rank(d: &Tensor, rank: usize) -> Result<(Tensor, Tensor)> {
+    let (out, inp) = d.dims2()?;
+    let m = nalgebra::DMatrix::<f32>::from_row_slice(out, inp, &d.flatten_all()?.to_vec1()?);
+    let svd = m.svd(true, true);
+    let (Some(u), Some(v_t)) = (svd.u, svd.v_t) else {
+        return Err(Error::InvalidInput("SVD did not converge".into()));
+    };
+    let s = &svd.singular_values;
+    let mut order: Vec<usize> = (0..s.len()).collect();
+    order.sort_by(|&i, &j| s[j].total_cmp(&s[i]));
+    order.truncate(rank);
+    // Zero rows and columns when the matrix has fewer singular values than
+    // `rank`, so every adapter of a config has the same shapes.
+    let mut a = vec![0f32; rank * inp];
+    let mut b = vec![0f32; out * rank];
+    for (k, &i) in order.iter().enumerate() {
+        let root = s[i].max(0.0).sqrt();
+        for c in 0..inp {
+            a[k * inp + c] = root * v_t[(i, c)];
+        }
+        for r in 0..out {
+            b[r * rank + k] = root * u[(r, i)];
+        }
+    }
+    // Rounded as `save` stores them, so what training measures is what loads.
+    let stored = |t: Tensor| t.to_dtype(DType::F16)?.to_dtype(DType::F32);
+    Ok((
+        stored(Tensor::from_vec(a, (rank, inp), &Device::Cpu)?)?,
+        stored(Tensor::from_vec(b, (out, rank), &Device::Cpu)?)?,
+    ))
+}
+
+/// Trainable full-size updates, all zero at the start.
+pub struct DenseVars {
+    pub layers: Vec<Vec<(Target, Var)>>,
+}
+
+impl DenseVars {
+    pub fn zeros(shape: EncoderShape, targets: &[Target]) -> Result<Self> {
+        let layers = (0..shape.layers)
+            .map(|_| {
+                targets
+                    .iter()
+                    .map(|&t| Ok((t, Var::zeros(shape.dims(t), DType::F32, &Device::Cpu)?)))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
+    pub fn vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flatten()
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub fn deltas(&self) -> Vec<LayerDelta<'_>> {
+        self.layers
+            .iter()
+            .map(|parts| LayerDelta {
+                dense: parts.iter().map(|(t, v)| (*t, v.as_tensor())).collect(),
+                ..LayerDelta::default()
+            })
+            .collect()
+    }
+
+    /// A frozen copy of the current values.
+    pub fn snapshot(&self) -> Result<Dense> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|parts| {
+                parts
+                    .iter()
+                    .map(|(t, v)| Ok((*t, v.as_tensor().copy()?)))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Dense { layers })
     }
 }
 
@@ -365,11 +450,35 @@ mod tests {
         (shape, config)
     }
 
+    /// An adapter of `config` with random factors.
+    fn random(config: &AdapterConfig, shape: EncoderShape) -> Adapter {
+        let layers = (0..shape.layers)
+            .map(|_| {
+                config
+                    .targets
+                    .iter()
+                    .map(|&target| {
+                        let (out, inp) = shape.dims(target);
+                        let r = config.rank;
+                        LowRank {
+                            target,
+                            a: Tensor::randn(0f32, 0.3, (r, inp), &Device::Cpu).unwrap(),
+                            b: Tensor::randn(0f32, 1.0, (out, r), &Device::Cpu).unwrap(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Adapter {
+            config: config.clone(),
+            layers,
+        }
+    }
+
     #[test]
     fn saves_and_loads_every_target_with_its_shape() {
         let (shape, config) = tiny((2, 8, 12), 3, Target::ALL.to_vec());
-        let vars = AdapterVars::seeded(config.clone(), shape, 7).unwrap();
-        let saved = vars.snapshot().unwrap();
+        let saved = random(&config, shape);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(ADAPTER_WEIGHTS);
         saved.save(&path).unwrap();
@@ -381,7 +490,8 @@ mod tests {
             .zip(loaded.layers.iter().flatten())
         {
             assert_eq!(a.target, b.target);
-            assert_eq!(a.a.to_vec2::<f32>().unwrap(), b.a.to_vec2::<f32>().unwrap());
+            let diff = (&a.a - &b.a).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(diff.to_scalar::<f32>().unwrap() < 1e-3, "stored in f16");
             let (out, _) = shape.dims(a.target);
             assert_eq!(b.b.dims(), &[out, 3]);
         }
@@ -393,18 +503,54 @@ mod tests {
     }
 
     #[test]
+    fn compression_keeps_the_largest_directions_of_an_update() {
+        let dev = &Device::Cpu;
+        // Rank 2 by construction, one direction ten times the other.
+        let u = Tensor::new(&[[1f32, 0.], [0., 1.], [0., 0.], [0., 0.], [0., 0.]], dev).unwrap();
+        let v = Tensor::new(&[[0f32, 0.6, 0.8], [1., 0., 0.]], dev).unwrap();
+        let s = Tensor::new(&[[10f32, 0.], [0., 1.]], dev).unwrap();
+        let d = u.matmul(&s).unwrap().matmul(&v).unwrap();
+        let dense = Dense {
+            layers: vec![vec![(Target::Up, d.clone())]],
+        };
+        let rebuilt = |rank: usize| {
+            let a = dense.compress(rank).unwrap();
+            assert_eq!(a.config.scale(), 1.0);
+            let p = &a.layers[0][0];
+            assert_eq!((p.a.dims(), p.b.dims()), (&[rank, 3][..], &[5, rank][..]));
+            p.b.matmul(&p.a).unwrap()
+        };
+        let err = |x: Tensor| {
+            (x - &d)
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .sqrt()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        // Exact, to the f16 the factors are stored in, at rank 2 and beyond
+        // (padding is zeros); rank 1 loses just the smaller direction.
+        assert!(err(rebuilt(2)) < 1e-2);
+        assert!(err(rebuilt(4)) < 1e-2);
+        assert!((err(rebuilt(1)) - 1.0).abs() < 1e-2);
+        let mean = Dense::mean(&[
+            dense,
+            Dense {
+                layers: vec![vec![(Target::Up, d.zeros_like().unwrap())]],
+            },
+        ])
+        .unwrap();
+        assert!(err((&mean.layers[0][0].1 * 2.0).unwrap()) < 1e-6);
+    }
+
+    #[test]
     fn an_average_of_adapters_is_the_mean_of_their_updates() {
         let (shape, config) = tiny((1, 6, 10), 2, vec![Target::Value, Target::Up]);
-        let random = |seed: u64| {
-            let mut a = AdapterVars::seeded(config.clone(), shape, seed)
-                .unwrap()
-                .snapshot()
-                .unwrap();
-            for part in a.layers.iter_mut().flatten() {
-                part.b = Tensor::randn(0f32, 1.0, part.b.dims(), &Device::Cpu).unwrap();
-            }
-            a
-        };
+        let random = |_run: u64| random(&config, shape);
         let runs = [random(1), random(2), random(3)];
         let mean = Adapter::average(&runs).unwrap();
         assert_eq!(mean.config.rank, 6);
@@ -433,10 +579,15 @@ mod tests {
         mean.save(&path).unwrap();
         let loaded = Adapter::load(&path, mean.config.clone(), shape).unwrap();
         for j in 0..2 {
-            assert_eq!(
-                update(&loaded, j).to_vec2::<f32>().unwrap(),
-                update(&mean, j).to_vec2::<f32>().unwrap()
+            // Stored in f16: agreement to its precision.
+            let (got, want) = (update(&loaded, j), update(&mean, j));
+            let scale = want.abs().unwrap().max_all().unwrap();
+            let diff = (got - want).unwrap().abs().unwrap().max_all().unwrap();
+            let (diff, scale) = (
+                diff.to_scalar::<f32>().unwrap(),
+                scale.to_scalar::<f32>().unwrap(),
             );
+            assert!(diff < 2e-3 * scale, "{diff} vs {scale}");
         }
         let mut shorter = random(4);
         shorter.layers[0].pop();

@@ -14,6 +14,8 @@ use super::adapter::{Adapter, EncoderShape, LowRank, Target};
 use super::kernels::attention::Attention;
 use super::kernels::gemm::{Activation, PackedLinear};
 use super::kernels::norm::LayerNorm;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 /// The fields of a Hugging Face `config.json` that a BERT encoder needs.
@@ -144,12 +146,16 @@ impl Packed {
     }
 }
 
-/// Trainable low-rank updates of one layer's linear projections (LoRA):
-/// `W' = W + scale · B·A`, for the targets listed.
+/// Trainable updates of one layer's linear projections: low-rank ones
+/// (LoRA, `W' = W + scale · B·A`) and full-size ones (`W' = W + D`, what
+/// full fine-tuning learns), for the targets listed.
+#[derive(Default)]
 pub struct LayerDelta<'a> {
     /// `(target, A [rank, in], B [out, rank])`.
     pub parts: Vec<(Target, &'a Tensor, &'a Tensor)>,
     pub scale: f64,
+    /// `(target, D [out, in])`.
+    pub dense: Vec<(Target, &'a Tensor)>,
 }
 
 impl LayerDelta<'_> {
@@ -159,6 +165,94 @@ impl LayerDelta<'_> {
             Some((_, a, b)) => y + (x.matmul(&a.t()?)?.matmul(&b.t()?)? * (self.scale * s))?,
             None => Ok(y),
         }
+    }
+
+    fn dense(&self, target: Target) -> Option<&Tensor> {
+        self.dense
+            .iter()
+            .find(|(t, _)| *t == target)
+            .map(|(_, d)| *d)
+    }
+
+    /// The fused query-key-value projection with the full-size updates
+    /// added (the query's scaled like its weights), so that one matrix
+    /// product serves the base weights and the update.
+    fn qkv(&self, lin: &Linear, h: usize, q_scale: f64) -> candle_core::Result<Linear> {
+        let (dq, dk, dv) = (
+            self.dense(Target::Query),
+            self.dense(Target::Key),
+            self.dense(Target::Value),
+        );
+        if dq.is_none() && dk.is_none() && dv.is_none() {
+            return Ok(lin.clone());
+        }
+        let w = lin.weight();
+        let plus = |part: Tensor, d: Option<&Tensor>, s: f64| match d {
+            Some(d) => part + (d * s)?,
+            None => Ok(part),
+        };
+        let weight = Tensor::cat(
+            &[
+                plus(w.narrow(0, 0, h)?, dq, q_scale)?,
+                plus(w.narrow(0, h, h)?, dk, 1.0)?,
+                plus(w.narrow(0, 2 * h, h)?, dv, 1.0)?,
+            ],
+            0,
+        )?;
+        Ok(Linear::new(weight, lin.bias().cloned()))
+    }
+
+    /// `lin` with the target's full-size update added, if it has one.
+    fn linear(&self, target: Target, lin: &Linear) -> candle_core::Result<Linear> {
+        match self.dense(target) {
+            Some(d) => Ok(Linear::new((lin.weight() + d)?, lin.bias().cloned())),
+            None => Ok(lin.clone()),
+        }
+    }
+}
+
+/// Dropout for fine-tuning, at the places BERT was pretrained with it
+/// (embeddings, attention probabilities, both residual branches), with masks
+/// from a seeded stream so a rerun trains the same weights.
+pub struct Dropout {
+    p: f32,
+    rng: ChaCha8Rng,
+}
+
+impl Dropout {
+    pub fn new(p: f32, seed: u64) -> Self {
+        Self {
+            p,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Zeroes each value with probability `p` and scales the rest by
+    /// `1 / (1 - p)`.
+    fn apply(&mut self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.p;
+        let scale = 1.0 / keep;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.rng.random::<f32>() < keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        x * Tensor::from_vec(mask, x.shape(), x.device())?
+    }
+}
+
+/// Applies `dropout` when training, else passes `x` through.
+fn drop(dropout: &mut Option<&mut Dropout>, x: Tensor) -> candle_core::Result<Tensor> {
+    match dropout {
+        Some(d) => d.apply(&x),
+        None => Ok(x),
     }
 }
 
@@ -393,28 +487,28 @@ impl Bert {
     }
 
     /// The forward pass built from differentiable ops only, with optional
-    /// low-rank deltas per layer, for fine-tuning. Same result as `forward`
-    /// (to float rounding) when the deltas are zero.
+    /// updates per layer and dropout, for fine-tuning. Same result as
+    /// `forward` (to float rounding) when the updates are zero and there is
+    /// no dropout.
     pub fn forward_differentiable(
         &self,
         ids: &Tensor,
         mask: &Tensor,
         deltas: &[LayerDelta],
+        mut dropout: Option<&mut Dropout>,
     ) -> candle_core::Result<Tensor> {
         let (b, len) = ids.dims2()?;
         let (h, nh, hd) = (self.hidden, self.heads, self.head_dim);
-        let mut x = self
+        let embedded = self
             .emb_norm
             .forward_differentiable(&self.embeddings(ids)?)?;
+        let mut x = drop(&mut dropout, embedded)?;
         let bias = mask_bias(mask)?;
         let q_scale = 1.0 / (hd as f64).sqrt();
         for (i, l) in self.layers.iter().enumerate() {
-            let none = LayerDelta {
-                parts: Vec::new(),
-                scale: 0.0,
-            };
+            let none = LayerDelta::default();
             let d = deltas.get(i).unwrap_or(&none);
-            let qkv = l.qkv.forward(&x)?;
+            let qkv = d.qkv(&l.qkv, h, q_scale)?.forward(&x)?;
             let q = d.apply(Target::Query, &x, qkv.narrow(1, 0, h)?, q_scale)?;
             let k = d.apply(Target::Key, &x, qkv.narrow(1, h, h)?, 1.0)?;
             let v = d.apply(Target::Value, &x, qkv.narrow(1, 2 * h, h)?, 1.0)?;
@@ -425,18 +519,19 @@ impl Bert {
                 .contiguous()?;
             let v = v.reshape((b, len, nh, hd))?.transpose(1, 2)?.contiguous()?;
             let scores = q.matmul(&kt)?.broadcast_add(&bias)?;
-            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let probs = drop(&mut dropout, candle_nn::ops::softmax(&scores, D::Minus1)?)?;
             let ctx = probs
                 .matmul(&v)?
                 .transpose(1, 2)?
                 .contiguous()?
                 .reshape((b * len, h))?;
-            let projected = d.apply(Target::Output, &ctx, l.attn_out.forward(&ctx)?, 1.0)?;
+            let out = d.linear(Target::Output, &l.attn_out)?.forward(&ctx)?;
+            let projected = drop(&mut dropout, d.apply(Target::Output, &ctx, out, 1.0)?)?;
             let attn = l.attn_norm.forward_differentiable(&(projected + &x)?)?;
-            let up = d
-                .apply(Target::Up, &attn, l.up.forward(&attn)?, 1.0)?
-                .gelu_erf()?;
-            let down = d.apply(Target::Down, &up, l.down.forward(&up)?, 1.0)?;
+            let up = d.linear(Target::Up, &l.up)?.forward(&attn)?;
+            let up = d.apply(Target::Up, &attn, up, 1.0)?.gelu_erf()?;
+            let down = d.linear(Target::Down, &l.down)?.forward(&up)?;
+            let down = drop(&mut dropout, d.apply(Target::Down, &up, down, 1.0)?)?;
             x = l.out_norm.forward_differentiable(&(down + attn)?)?;
         }
         x.reshape((b, len, h))
@@ -586,7 +681,7 @@ mod tests {
         let (bert, _) = tiny();
         let (ids, mask) = padded_pair();
         let fast = bert.forward(&ids, Some(&mask)).unwrap();
-        let slow = bert.forward_differentiable(&ids, &mask, &[]).unwrap();
+        let slow = bert.forward_differentiable(&ids, &mask, &[], None).unwrap();
         let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
     }
@@ -625,7 +720,9 @@ mod tests {
         let adapter = random_adapter(&bert);
         let deltas = adapter.deltas();
         let before = bert.forward(&ids, Some(&mask)).unwrap();
-        let training = bert.forward_differentiable(&ids, &mask, &deltas).unwrap();
+        let training = bert
+            .forward_differentiable(&ids, &mask, &deltas, None)
+            .unwrap();
         let moved = (&training - &before)
             .unwrap()
             .abs()
@@ -645,6 +742,59 @@ mod tests {
             .max_all()
             .unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
+    }
+
+    /// Full-size updates (full fine-tuning) on every target: the training
+    /// path with them must equal the encoder with their compression merged
+    /// in, at a rank that loses nothing.
+    #[test]
+    fn compressed_full_updates_merge_like_the_training_path() {
+        use super::super::adapter::Dense;
+        let (mut bert, _) = tiny();
+        let (ids, mask) = padded_pair();
+        let shape = bert.shape();
+        let dense = Dense {
+            layers: (0..shape.layers)
+                .map(|_| {
+                    Target::ALL
+                        .iter()
+                        .map(|&t| {
+                            let d = Tensor::randn(0f32, 0.1, shape.dims(t), &Device::Cpu);
+                            (t, d.unwrap())
+                        })
+                        .collect()
+                })
+                .collect(),
+        };
+        let training = bert
+            .forward_differentiable(&ids, &mask, &dense.deltas(), None)
+            .unwrap();
+        let before = bert.forward(&ids, Some(&mask)).unwrap();
+        let moved = (&training - &before).unwrap().abs().unwrap();
+        assert!(moved.max_all().unwrap().to_scalar::<f32>().unwrap() > 1e-2);
+        // Every matrix here has at most `hidden` = 16 singular values.
+        bert.merge(&dense.compress(16).unwrap()).unwrap();
+        let merged = bert.forward(&ids, Some(&mask)).unwrap();
+        let diff = (merged - training).unwrap().abs().unwrap();
+        assert!(diff.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-3);
+    }
+
+    #[test]
+    fn dropout_is_seeded_and_keeps_the_expected_value() {
+        let x = Tensor::ones((100, 100), DType::F32, &Device::Cpu).unwrap();
+        let masked = |seed: u64| {
+            let y = Dropout::new(0.1, seed).apply(&x).unwrap();
+            y.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        let a = masked(1);
+        assert_eq!(a, masked(1));
+        assert_ne!(a, masked(2));
+        let zeros = a.iter().filter(|&&v| v == 0.0).count();
+        assert!((800..1200).contains(&zeros), "{zeros} of 10000 dropped");
+        let mean = a.iter().sum::<f32>() / a.len() as f32;
+        assert!((mean - 1.0).abs() < 0.03, "mean {mean}");
+        let none = Dropout::new(0.0, 1).apply(&x).unwrap();
+        assert_eq!(none.sum_all().unwrap().to_scalar::<f32>().unwrap(), 10000.0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::adapter::{Adapter, EncoderShape};
-use super::bert::{Bert, BertConfig, LayerDelta, mean_pool_normalize};
+use super::bert::{Bert, BertConfig, Dropout, LayerDelta, mean_pool_normalize};
 use super::resolve::ModelFiles;
 use crate::error::{Error, Result};
 
@@ -261,10 +261,17 @@ impl Encoder {
     }
 
     /// Sentence vectors through the differentiable forward pass, with
-    /// trainable low-rank deltas: for fine-tuning only.
-    pub fn embed_differentiable(&self, batch: &[&Tokens], deltas: &[LayerDelta]) -> Result<Tensor> {
+    /// trainable updates and, when training, dropout: for fine-tuning only.
+    pub fn embed_differentiable(
+        &self,
+        batch: &[&Tokens],
+        deltas: &[LayerDelta],
+        dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
         let (ids, mask) = self.pad(batch)?;
-        let hidden = self.bert.forward_differentiable(&ids, &mask, deltas)?;
+        let hidden = self
+            .bert
+            .forward_differentiable(&ids, &mask, deltas, dropout)?;
         Ok(mean_pool_normalize(&hidden, &mask)?)
     }
 

@@ -7,50 +7,10 @@ use super::data::Split;
 use crate::model::HeadConfig;
 use crate::stance::Stance;
 
-/// How the fine-tuning recipe was chosen: measured once, on 2026-11-26 and 27, by
-/// runs of `detente train` that differed only in the recipe. Kept as a record;
-/// a retrain does not rerun the comparison.
-const RECIPES: &str = "
-### How the fine-tuning recipe was chosen
-
-Runs on the 9,120-statement corpus (same splits, same seed), differing only in
-the recipe. Dev decides; the last two columns are for the record (the annotated
-articles are the 255 quotations of `tests/fixtures/articles`, never trained on).
-
-| adapters | schedule | kept | dev macro-F1 | test macro-F1 | annotated articles |
-|---|---|---|---|---|---|
-| query, value | constant | best checkpoint | 0.831 | 0.846 | 0.646 |
-| query, value | warm-up, linear decay | best checkpoint | 0.817 | 0.836 | 0.647 |
-| all six linear layers | warm-up, linear decay | best checkpoint | 0.841 | 0.859 | 0.654 |
-| all six linear layers | constant | last-epoch average | **0.853** | 0.868 | 0.653 |
-
-Averaging runs, on the 11,975-statement corpus (same splits, same seed): run 1
-is what a single run keeps; the soup is the mean of three runs that differ only
-in batch order. The news-style set is `models/eval/news-style.jsonl` (219
-quotations from 20 news-style articles, never trained on).
-
-| kept | dev macro-F1 | annotated articles | news-style set | seed article |
-|---|---|---|---|---|
-| run 1 alone | 0.816 | 0.670 | 0.779 | 13/17 |
-| **mean of 3 runs** | **0.819** | 0.683 | 0.784 | 13/17 |
-
-Three changes that did not help. The second news-style set is
-`models/eval/news-style-2.jsonl`: 3,745 quotations from 301 articles by 18
-writers of later rounds, never trained on by the head kept here. Label
-smoothing and counting twice are one run each, against run 1 above:
-
-| change | annotated articles | news-style set | second news-style set | seed article |
-|---|---|---|---|---|
-| none (run 1) | **0.670** | **0.779** | **0.656** | **13/17** |
-| label smoothing 0.1 | 0.641 | 0.746 | 0.628 | 12/17 |
-| article-extracted lines counted twice | 0.653 | 0.729 | 0.625 | 13/17 |
-
-Training on 3,342 of the second set's quotations as well (15,317 statements,
-mean of 3 runs) scored 0.660 on the annotated articles, 0.751 on the first
-news-style set, 0.618 on the 403 quotations of the two writers it left out
-(the kept head: 0.640) and 13/17 on the seed article, so they stay an
-evaluation set.
-";
+/// How the fine-tuning recipe was chosen: measured by hand, once, by runs
+/// that differed only in the recipe. Kept as a record; a retrain does not
+/// rerun the comparisons.
+const RECIPES: &str = include_str!("recipes.md");
 
 pub fn model_card(
     cfg: &HeadConfig,
@@ -122,44 +82,43 @@ pub fn model_card(
         );
     }
     let _ = writeln!(s, "\n## Method\n");
-    let adapted = match &cfg.adapter {
-        Some(a) => format!(
-            "the {} projections of every layer (rank {}, alpha {})",
-            a.targets
-                .iter()
-                .map(|t| t.describe())
-                .collect::<Vec<_>>()
-                .join(", "),
-            a.rank / crate::train::finetune::RUNS.max(1),
-            a.alpha
-        ),
-        None => "every layer's linear projections".to_string(),
-    };
+    use crate::train::finetune as ft;
     let _ = writeln!(
         s,
         "Full-batch AdamW with inverse-frequency class weights, seed {}, weights\n\
          initialized from a seeded ChaCha stream: a rerun gives the same head. Each\n\
-         candidate keeps its best checkpoint by dev macro-F1; the best candidate wins.\n\
-         The adapter candidate starts from the best frozen-encoder head and trains it\n\
-         jointly with low-rank adapters on {adapted}\n\
-         (mini-batches of {} statements of similar length, {} epochs, AdamW at a\n\
-         constant learning rate), through the full encoder forward pass. The weights\n\
-         kept are the average of the last epoch's checkpoints (one every 20 steps):\n\
-         single checkpoints swing by several points on text unlike the corpus, and\n\
-         the best of them on dev is an optimistic pick.{}\n",
+         frozen-encoder candidate keeps its best checkpoint by dev macro-F1; the best\n\
+         one wins and is the start of fine-tuning, which trains it jointly with every\n\
+         linear layer of the encoder's blocks ({}) through the full forward pass,\n\
+         with dropout {} as in BERT's pretraining (seeded masks): mini-batches of\n\
+         {} statements of similar length, {} epochs, AdamW at\n\
+         learning rates {:e} (encoder) and {:e} (head), warmed up over the first 6% of\n\
+         the steps and then decayed linearly to zero; the last weights are kept.{}\n\
+         The update to the encoder is stored as its best rank-{} approximation\n\
+         (truncated SVD; the smallest of ranks {:?} that loses at most {} dev\n\
+         macro-F1), an adapter merged into the encoder at load, so inference costs\n\
+         what it did before.\n",
         cfg.seed,
-        crate::train::finetune::BATCH,
-        crate::train::finetune::EPOCHS,
-        match crate::train::finetune::RUNS {
+        ft::TARGETS
+            .iter()
+            .map(|t| t.describe())
+            .collect::<Vec<_>>()
+            .join(", "),
+        ft::DROPOUT,
+        ft::BATCH,
+        ft::EPOCHS,
+        ft::ENCODER_LR,
+        ft::HEAD_LR,
+        match ft::RUNS {
             1 => String::new(),
             k => format!(
                 " {k} such runs, from the same\n\
-                 start but with batches in different orders, are then averaged (a model\n\
-                 soup): their mean is stored as one adapter of rank {}, merged into the\n\
-                 encoder at load like a single run, so inference costs the same.",
-                cfg.adapter.as_ref().map_or(0, |a| a.rank)
+                 start but with batches in different orders, are averaged (a model soup)."
             ),
         },
+        cfg.adapter.as_ref().map_or(0, |a| a.rank),
+        ft::RANKS,
+        ft::RANK_LOSS,
     );
     let _ = writeln!(s, "| candidate | dev macro-F1 | dev accuracy | best step |");
     let _ = writeln!(s, "|---|---|---|---|");
@@ -170,7 +129,7 @@ pub fn model_card(
             c.name, c.dev_macro_f1, c.dev_accuracy, c.steps
         );
     }
-    let _ = writeln!(s, "{RECIPES}");
+    let _ = writeln!(s, "\n{RECIPES}");
     let _ = writeln!(s, "\n## Quality (after calibration)\n");
     let _ = writeln!(
         s,

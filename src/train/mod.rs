@@ -10,12 +10,11 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, evaluate};
-use crate::model::adapter::seeded_uniform;
 use crate::model::head::{
     Candidate, EncoderStamp, HeadConfig, HeadKind, PROBE_COMPONENTS, PROBE_TEXT, StanceHead,
     head_logits,
@@ -192,48 +191,48 @@ pub fn train(
             &|a, b| progress("fine-tuning", a, b),
         )?;
         let (best_f1, best_acc, best_run, best_step) = t.best_checkpoint;
-        let rank = finetune::adapter_config().rank;
-        let adapted = format!(
-            "{} + encoder adapters (LoRA rank {rank})",
-            frozen.spec.name()
-        );
+        let tuned_name = format!("{} + fully fine-tuned encoder", frozen.spec.name());
         let runs = t.runs.len();
         candidates.push(Candidate {
             name: if runs > 1 {
                 format!(
-                    "{adapted}, best epoch-end checkpoint of any run (run {}, not kept)",
+                    "{tuned_name}, best epoch-end checkpoint of any run (run {}, not kept)",
                     best_run + 1
                 )
             } else {
-                format!("{adapted}, best epoch-end checkpoint (not kept)")
+                format!("{tuned_name}, best epoch-end checkpoint (not kept)")
             },
             dev_macro_f1: best_f1,
             dev_accuracy: best_acc,
             steps: best_step,
         });
-        if runs > 1 {
-            for (run, &(f1, acc)) in t.runs.iter().enumerate() {
-                candidates.push(Candidate {
-                    name: format!(
-                        "{adapted}, run {} alone, last-epoch average (not kept)",
-                        run + 1
-                    ),
-                    dev_macro_f1: f1,
-                    dev_accuracy: acc,
-                    steps: t.steps,
-                });
-            }
+        for (run, &(f1, acc)) in t.runs.iter().enumerate() {
+            candidates.push(Candidate {
+                name: if runs > 1 {
+                    format!("{tuned_name}, run {} alone, full-size (not kept)", run + 1)
+                } else {
+                    format!("{tuned_name}, full-size (not kept)")
+                },
+                dev_macro_f1: f1,
+                dev_accuracy: acc,
+                steps: t.steps,
+            });
         }
-        candidates.push(Candidate {
-            name: if runs > 1 {
-                format!("{adapted}, mean of {runs} runs' last-epoch averages")
+        let kept_rank = t.ranks.last().map_or(0, |r| r.0);
+        for &(rank, f1, acc) in &t.ranks {
+            let mean = if runs > 1 {
+                format!(", mean of {runs} runs")
             } else {
-                format!("{adapted}, last-epoch average")
-            },
-            dev_macro_f1: t.dev_macro_f1,
-            dev_accuracy: t.dev_accuracy,
-            steps: t.steps,
-        });
+                String::new()
+            };
+            let note = if rank == kept_rank { "" } else { " (not kept)" };
+            candidates.push(Candidate {
+                name: format!("{tuned_name}{mean}, stored at rank {rank}{note}"),
+                dev_macro_f1: f1,
+                dev_accuracy: acc,
+                steps: t.steps,
+            });
+        }
         if t.dev_macro_f1 > frozen.dev_macro_f1 {
             tuned = Some(t);
         }
@@ -463,6 +462,20 @@ impl HeadVars {
 fn probs_from_logits(logits: &Tensor) -> Result<Vec<[f32; 4]>> {
     let p = candle_nn::ops::softmax(logits, D::Minus1)?.to_vec2::<f32>()?;
     Ok(p.into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect())
+}
+
+/// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for linear
+/// layers, drawn from a seeded ChaCha stream so reruns are identical.
+fn seeded_uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Result<Var> {
+    let bound = 1.0 / (cols as f32).sqrt();
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    Ok(Var::from_tensor(&Tensor::from_vec(
+        v,
+        (rows, cols),
+        &Device::Cpu,
+    )?)?)
 }
 
 fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitted> {
