@@ -244,3 +244,26 @@ fn labels_the_news_style_check_set() {
 fn labels_the_second_news_style_check_set() {
     check_set("news-style-2.jsonl", MIN_NEWS_STYLE_2_MACRO_F1);
 }
+
+/// The committed model card is exactly what `detente train` writes for the
+/// committed head and corpus, so it cannot drift from the code by hand.
+#[test]
+fn committed_model_card_is_what_training_writes() {
+    let dir = common::repo_path("models/stance-head");
+    let head = StanceHead::load(&dir).unwrap();
+    let (examples, files) = read_corpus(&common::repo_path("models/data")).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for (e, s) in examples.iter().zip(split(&examples)) {
+        *counts.entry((s, e.label)).or_insert(0usize) += 1;
+    }
+    let card = detente::train::card::model_card(head.config(), &files, &counts);
+    let committed = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
+    if card != committed {
+        let out = std::env::temp_dir().join("detente-MODEL_CARD.expected.md");
+        let _ = std::fs::write(&out, &card);
+        panic!(
+            "MODEL_CARD.md differs from what training writes ({} written)",
+            out.display()
+        );
+    }
+}

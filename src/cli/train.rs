@@ -21,7 +21,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Skip fine-tuning the encoder: frozen-encoder heads only, a few minutes
-    /// instead of about 40 on 2 cores.
+    /// instead of about 15 on 2 cores.
     #[arg(long)]
     pub no_finetune: bool,
     /// Encoder: a Hugging Face repo id or a local directory.

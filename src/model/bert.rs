@@ -770,13 +770,23 @@ mod tests {
             .forward_differentiable(&ids, &mask, &dense.deltas(), None)
             .unwrap();
         let before = bert.forward(&ids, Some(&mask)).unwrap();
-        let moved = (&training - &before).unwrap().abs().unwrap();
-        assert!(moved.max_all().unwrap().to_scalar::<f32>().unwrap() > 1e-2);
-        // Every matrix here has at most `hidden` = 16 singular values.
+        let max = |t: Tensor| {
+            t.abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        let moved = max((&training - &before).unwrap());
+        assert!(moved > 1e-2, "the updates must matter");
+        // Every matrix here has at most `hidden` = 16 singular values, so
+        // only the f16 the factors are stored in separates the two; a
+        // mismatch (the query's scale, say) would be as large as the move.
         bert.merge(&dense.compress(16).unwrap()).unwrap();
         let merged = bert.forward(&ids, Some(&mask)).unwrap();
-        let diff = (merged - training).unwrap().abs().unwrap();
-        assert!(diff.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-3);
+        let diff = max((merged - training).unwrap());
+        assert!(diff < 0.02 * moved, "{diff} against a move of {moved}");
     }
 
     #[test]

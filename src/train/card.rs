@@ -91,13 +91,10 @@ pub fn model_card(
          one wins and is the start of fine-tuning, which trains it jointly with every\n\
          linear layer of the encoder's blocks ({}) through the full forward pass,\n\
          with dropout {} as in BERT's pretraining (seeded masks): mini-batches of\n\
-         {} statements of similar length, {} epochs, AdamW at\n\
-         learning rates {:e} (encoder) and {:e} (head), warmed up over the first 6% of\n\
-         the steps and then decayed linearly to zero; the last weights are kept.{}\n\
-         The update to the encoder is stored as its best rank-{} approximation\n\
-         (truncated SVD; the smallest of ranks {:?} that loses at most {} dev\n\
-         macro-F1), an adapter merged into the encoder at load, so inference costs\n\
-         what it did before.\n",
+         {} statements of similar length, {} epochs, AdamW at learning rates {:e}\n\
+         (encoder) and {:e} (head), each the product of a linear warm-up over the\n\
+         first 6% of the steps and a linear decay from the first step (peak about\n\
+         0.94 of the rate, nearly zero at the end); the last weights are kept.{}",
         cfg.seed,
         ft::TARGETS
             .iter()
@@ -116,10 +113,24 @@ pub fn model_card(
                  start but with batches in different orders, are averaged (a model soup)."
             ),
         },
-        cfg.adapter.as_ref().map_or(0, |a| a.rank),
-        ft::RANKS,
-        ft::RANK_LOSS,
     );
+    let _ = match &cfg.adapter {
+        Some(a) => writeln!(
+            s,
+            "The update to the encoder is stored as its best rank-{} approximation\n\
+             (truncated SVD; the smallest of ranks {:?} that loses at most {} dev\n\
+             macro-F1, else the largest), an adapter merged into the encoder at load,\n\
+             so inference costs what it did before.\n",
+            a.rank,
+            ft::RANKS,
+            ft::RANK_LOSS,
+        ),
+        None => writeln!(
+            s,
+            "Fine-tuning was skipped or did not beat the frozen encoder on dev, so the\n\
+             encoder is used as pretrained.\n"
+        ),
+    };
     let _ = writeln!(s, "| candidate | dev macro-F1 | dev accuracy | best step |");
     let _ = writeln!(s, "|---|---|---|---|");
     for c in &cfg.candidates {

@@ -30,8 +30,8 @@ pub struct TrainOptions {
     pub data: PathBuf,
     pub out: PathBuf,
     pub seed: u64,
-    /// Also try fine-tuning the encoder with low-rank adapters; kept only if
-    /// it beats the frozen encoder on dev.
+    /// Also try fine-tuning the encoder's linear layers; kept only if it
+    /// beats the frozen encoder on dev.
     pub finetune: bool,
 }
 
@@ -218,6 +218,8 @@ pub fn train(
                 steps: t.steps,
             });
         }
+        // The kept rank is the last tried, if fine-tuning is kept at all.
+        let kept = t.dev_macro_f1 > frozen.dev_macro_f1;
         let kept_rank = t.ranks.last().map_or(0, |r| r.0);
         for &(rank, f1, acc) in &t.ranks {
             let mean = if runs > 1 {
@@ -225,7 +227,11 @@ pub fn train(
             } else {
                 String::new()
             };
-            let note = if rank == kept_rank { "" } else { " (not kept)" };
+            let note = if kept && rank == kept_rank {
+                ""
+            } else {
+                " (not kept)"
+            };
             candidates.push(Candidate {
                 name: format!("{tuned_name}{mean}, stored at rank {rank}{note}"),
                 dev_macro_f1: f1,
@@ -233,7 +239,7 @@ pub fn train(
                 steps: t.steps,
             });
         }
-        if t.dev_macro_f1 > frozen.dev_macro_f1 {
+        if kept {
             tuned = Some(t);
         }
     }
