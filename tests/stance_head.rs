@@ -14,7 +14,7 @@ use detente::{Analyzer, ModelOptions};
 const MIN_SEED_CORRECT: usize = 13;
 
 /// Macro-F1 the head must reach on the quotations of the project's annotated
-/// articles (the committed head gets 0.695; see the README's quality section).
+/// articles (the committed head gets 0.690; see the README's quality section).
 const MIN_ARTICLE_MACRO_F1: f32 = 0.67;
 
 /// Macro-F1 the head must reach on `models/eval/news-style.jsonl`, quotations
@@ -24,8 +24,13 @@ const MIN_NEWS_STYLE_MACRO_F1: f32 = 0.77;
 
 /// Macro-F1 the head must reach on `models/eval/news-style-2.jsonl`, 1,251
 /// quotations from 100 news-style articles by six writers whose work was
-/// never trained on (the committed head gets 0.685).
+/// never trained on (the committed head gets 0.682).
 const MIN_NEWS_STYLE_2_MACRO_F1: f32 = 0.66;
+
+/// Macro-F1 the head must reach on `models/eval/news-style-3.jsonl`, 4,882
+/// quotations from 391 news-style articles by 24 later writers, never trained
+/// on (the committed head gets 0.637).
+const MIN_NEWS_STYLE_3_MACRO_F1: f32 = 0.61;
 
 /// The committed head on an encoder run at `precision`.
 fn analyzer(precision: Precision) -> Analyzer {
@@ -243,6 +248,12 @@ fn labels_the_news_style_check_set() {
 #[test]
 fn labels_the_second_news_style_check_set() {
     check_set("news-style-2.jsonl", MIN_NEWS_STYLE_2_MACRO_F1);
+}
+
+/// The largest: 24 writers of three later rounds, every region and genre.
+#[test]
+fn labels_the_third_news_style_check_set() {
+    check_set("news-style-3.jsonl", MIN_NEWS_STYLE_3_MACRO_F1);
 }
 
 /// The committed model card is exactly what `detente train` writes for the

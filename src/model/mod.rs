@@ -4,6 +4,7 @@ pub mod adapter;
 pub mod bert;
 pub mod encoder;
 pub mod head;
+pub mod int8;
 pub mod kernels;
 pub mod resolve;
 

@@ -119,7 +119,8 @@ pub fn model_card(
             s,
             "The update to the encoder is stored as its best rank-{} approximation\n\
              (truncated SVD; the smallest of ranks {:?} that loses at most {} dev\n\
-             macro-F1, else the largest), an adapter merged into the encoder at load,\n\
+             macro-F1, else the largest, which keeps the file under 4 MiB), in 8 bits\n\
+             with a scale per direction: an adapter merged into the encoder at load,\n\
              so inference costs what it did before.\n",
             a.rank,
             ft::RANKS,
