@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 const OFFSET: f32 = 128.0;
 const LEVELS: f32 = 127.0;
 
-/// A `[rows, cols]` matrix in 8 bits, with one scale per row.
+/// A matrix in 8 bits, with one scale per row (per column from
+/// `quantize_columns`).
 pub struct Quantized {
     pub values: Tensor,
     pub scales: Tensor,
