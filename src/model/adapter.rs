@@ -124,6 +124,35 @@ impl Adapter {
         self.config.scale()
     }
 
+    /// An adapter of `config` over `shape` whose factors `factors` gives for
+    /// each block and target, from the `(rows, cols)` of `A` and of `B`.
+    pub fn from_fn(
+        config: AdapterConfig,
+        shape: EncoderShape,
+        mut factors: impl FnMut(
+            usize,
+            Target,
+            (usize, usize),
+            (usize, usize),
+        ) -> Result<(Tensor, Tensor)>,
+    ) -> Result<Self> {
+        let r = config.rank;
+        let layers = (0..shape.layers)
+            .map(|i| {
+                config
+                    .targets
+                    .iter()
+                    .map(|&target| {
+                        let (out, inp) = shape.dims(target);
+                        let (a, b) = factors(i, target, (r, inp), (out, r))?;
+                        Ok(LowRank { target, a, b })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { config, layers })
+    }
+
     pub fn load(path: &Path, config: AdapterConfig, shape: EncoderShape) -> Result<Self> {
         let bad = |reason: String| Error::Head {
             path: path.to_path_buf(),
@@ -133,7 +162,7 @@ impl Adapter {
             candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| bad(e.to_string()))?;
         // 8-bit factors carry their scales beside them (see `save`); older
         // heads stored f16 or f32.
-        let get = |name: String, dims: (usize, usize)| -> Result<Tensor> {
+        let get = |name: String, dims: (usize, usize), axis: int8::Axis| -> Result<Tensor> {
             let raw = tensors
                 .get(&name)
                 .ok_or_else(|| bad(format!("missing tensor {name}")))?;
@@ -141,12 +170,7 @@ impl Adapter {
                 let scales = tensors
                     .get(&format!("{name}.scale"))
                     .ok_or_else(|| bad(format!("missing tensor {name}.scale")))?;
-                let t = if name.ends_with("_b") {
-                    int8::dequantize_columns(raw, scales)
-                } else {
-                    int8::dequantize_rows(raw, scales)
-                };
-                t.map_err(|e| bad(format!("{name}: {e}")))?
+                int8::dequantize(raw, scales, axis).map_err(|e| bad(format!("{name}: {e}")))?
             } else {
                 raw.to_dtype(DType::F32)?
             };
@@ -158,24 +182,13 @@ impl Adapter {
             }
             Ok(t)
         };
-        let r = config.rank;
-        let layers = (0..shape.layers)
-            .map(|i| {
-                config
-                    .targets
-                    .iter()
-                    .map(|&target| {
-                        let (out, inp) = shape.dims(target);
-                        Ok(LowRank {
-                            target,
-                            a: get(format!("layer.{i}.{}_a", target.key()), (r, inp))?,
-                            b: get(format!("layer.{i}.{}_b", target.key()), (out, r))?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self { config, layers })
+        Self::from_fn(config, shape, |i, target, a, b| {
+            let key = target.key();
+            Ok((
+                get(format!("layer.{i}.{key}_a"), a, int8::Axis::Rows)?,
+                get(format!("layer.{i}.{key}_b"), b, int8::Axis::Columns)?,
+            ))
+        })
     }
 
     /// The updates as the differentiable forward pass takes them.
@@ -200,8 +213,8 @@ impl Adapter {
         for (i, layer) in self.layers.iter().enumerate() {
             for part in layer {
                 let key = part.target.key();
-                let a = int8::quantize_rows(&part.a)?;
-                let b = int8::quantize_columns(&part.b)?;
+                let a = int8::quantize(&part.a, int8::Axis::Rows)?;
+                let b = int8::quantize(&part.b, int8::Axis::Columns)?;
                 map.insert(format!("layer.{i}.{key}_a"), a.values);
                 map.insert(format!("layer.{i}.{key}_a.scale"), a.scales);
                 map.insert(format!("layer.{i}.{key}_b"), b.values);
@@ -356,8 +369,14 @@ fn low_rank(d: &Tensor, rank: usize) -> Result<(Tensor, Tensor)> {
     }
     // Rounded as `save` stores them, so what training measures is what loads.
     Ok((
-        int8::round_trip_rows(&Tensor::from_vec(a, (rank, inp), &Device::Cpu)?)?,
-        int8::round_trip_columns(&Tensor::from_vec(b, (out, rank), &Device::Cpu)?)?,
+        int8::round_trip(
+            &Tensor::from_vec(a, (rank, inp), &Device::Cpu)?,
+            int8::Axis::Rows,
+        )?,
+        int8::round_trip(
+            &Tensor::from_vec(b, (out, rank), &Device::Cpu)?,
+            int8::Axis::Columns,
+        )?,
     ))
 }
 
@@ -457,27 +476,10 @@ mod tests {
     /// An adapter of `config` with seeded random factors.
     fn random(config: &AdapterConfig, shape: EncoderShape) -> Adapter {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let layers = (0..shape.layers)
-            .map(|_| {
-                config
-                    .targets
-                    .iter()
-                    .map(|&target| {
-                        let (out, inp) = shape.dims(target);
-                        let r = config.rank;
-                        LowRank {
-                            target,
-                            a: seeded(&mut rng, r, inp),
-                            b: seeded(&mut rng, out, r),
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        Adapter {
-            config: config.clone(),
-            layers,
-        }
+        Adapter::from_fn(config.clone(), shape, |_, _, (ar, ac), (br, bc)| {
+            Ok((seeded(&mut rng, ar, ac), seeded(&mut rng, br, bc)))
+        })
+        .unwrap()
     }
 
     #[test]

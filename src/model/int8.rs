@@ -9,15 +9,35 @@ use crate::error::{Error, Result};
 const OFFSET: f32 = 128.0;
 const LEVELS: f32 = 127.0;
 
-/// A matrix in 8 bits, with one scale per row (per column from
-/// `quantize_columns`).
+/// Which way a factor's directions run: the rows of `A`, the columns of `B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Rows,
+    Columns,
+}
+
+/// A matrix in 8 bits, with one scale per direction.
 pub struct Quantized {
     pub values: Tensor,
     pub scales: Tensor,
 }
 
-/// Quantizes each row of `t` against its own largest magnitude.
-pub fn quantize_rows(t: &Tensor) -> Result<Quantized> {
+/// Quantizes each direction of `t` against its own largest magnitude; the
+/// values keep `t`'s shape.
+pub fn quantize(t: &Tensor, axis: Axis) -> Result<Quantized> {
+    match axis {
+        Axis::Rows => quantize_rows(t),
+        Axis::Columns => {
+            let q = quantize_rows(&t.t()?)?;
+            Ok(Quantized {
+                values: q.values.t()?.contiguous()?,
+                scales: q.scales,
+            })
+        }
+    }
+}
+
+fn quantize_rows(t: &Tensor) -> Result<Quantized> {
     let (rows, cols) = t.dims2()?;
     let v: Vec<f32> = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
     if v.iter().any(|x| !x.is_finite()) {
@@ -48,52 +68,27 @@ pub fn quantize_rows(t: &Tensor) -> Result<Quantized> {
     })
 }
 
-/// Quantizes each column of `t` against its own largest magnitude; the
-/// values keep `t`'s shape, the scales are one per column.
-pub fn quantize_columns(t: &Tensor) -> Result<Quantized> {
-    let q = quantize_rows(&t.t()?)?;
-    Ok(Quantized {
-        values: q.values.t()?.contiguous()?,
-        scales: q.scales,
-    })
-}
-
-/// The f32 matrix that `values` and per-row `scales` stand for.
-pub fn dequantize_rows(values: &Tensor, scales: &Tensor) -> Result<Tensor> {
-    let (rows, _) = values.dims2()?;
-    check_scales(scales, rows)?;
-    let centered = (values.to_dtype(DType::F32)? - f64::from(OFFSET))?;
-    Ok(centered.broadcast_mul(&scales.to_dtype(DType::F32)?.unsqueeze(1)?)?)
-}
-
-/// The f32 matrix that `values` and per-column `scales` stand for.
-pub fn dequantize_columns(values: &Tensor, scales: &Tensor) -> Result<Tensor> {
-    let (_, cols) = values.dims2()?;
-    check_scales(scales, cols)?;
-    let centered = (values.to_dtype(DType::F32)? - f64::from(OFFSET))?;
-    Ok(centered.broadcast_mul(&scales.to_dtype(DType::F32)?.unsqueeze(0)?)?)
-}
-
-fn check_scales(scales: &Tensor, n: usize) -> Result<()> {
+/// The f32 matrix that `values` and their per-direction `scales` stand for.
+pub fn dequantize(values: &Tensor, scales: &Tensor, axis: Axis) -> Result<Tensor> {
+    let (rows, cols) = values.dims2()?;
+    let (n, dim) = match axis {
+        Axis::Rows => (rows, 1),
+        Axis::Columns => (cols, 0),
+    };
     if scales.dims() != [n] {
         return Err(Error::InvalidInput(format!(
             "8-bit factor has {n} directions but scales of shape {:?}",
             scales.dims()
         )));
     }
-    Ok(())
+    let centered = (values.to_dtype(DType::F32)? - f64::from(OFFSET))?;
+    Ok(centered.broadcast_mul(&scales.to_dtype(DType::F32)?.unsqueeze(dim)?)?)
 }
 
-/// `t` as it comes back after 8-bit storage by rows.
-pub fn round_trip_rows(t: &Tensor) -> Result<Tensor> {
-    let q = quantize_rows(t)?;
-    dequantize_rows(&q.values, &q.scales)
-}
-
-/// `t` as it comes back after 8-bit storage by columns.
-pub fn round_trip_columns(t: &Tensor) -> Result<Tensor> {
-    let q = quantize_columns(t)?;
-    dequantize_columns(&q.values, &q.scales)
+/// `t` as it comes back from 8-bit storage.
+pub fn round_trip(t: &Tensor, axis: Axis) -> Result<Tensor> {
+    let q = quantize(t, axis)?;
+    dequantize(&q.values, &q.scales, axis)
 }
 
 #[cfg(test)]
@@ -112,7 +107,7 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        let back = round_trip_rows(&t).unwrap();
+        let back = round_trip(&t, Axis::Rows).unwrap();
         let err = (&back - &t).unwrap();
         let rows = err.abs().unwrap().max(1).unwrap().to_vec1::<f32>().unwrap();
         assert!(rows[0] <= 1000.0 / 254.0 + 1e-3);
@@ -131,10 +126,10 @@ mod tests {
     #[test]
     fn columns_too_and_zeros_stay_zero() {
         let t = Tensor::new(&[[0f32, 2.0], [0., -0.5], [0., 1.0]], &Device::Cpu).unwrap();
-        let q = quantize_columns(&t).unwrap();
+        let q = quantize(&t, Axis::Columns).unwrap();
         assert_eq!(q.values.dims(), &[3, 2]);
         assert_eq!(q.values.dtype(), DType::U8);
-        let back = dequantize_columns(&q.values, &q.scales).unwrap();
+        let back = dequantize(&q.values, &q.scales, Axis::Columns).unwrap();
         assert!(max_abs(&(&back - &t).unwrap()) <= 2.0 / 254.0 + 1e-6);
         let first: Vec<f32> = back.t().unwrap().get(0).unwrap().to_vec1().unwrap();
         assert_eq!(first, vec![0.0; 3]);
@@ -143,14 +138,11 @@ mod tests {
     #[test]
     fn refuses_what_cannot_be_stored_or_read() {
         let nan = Tensor::new(&[[f32::NAN, 1.0]], &Device::Cpu).unwrap();
-        assert!(quantize_rows(&nan).is_err());
-        let q = quantize_rows(&Tensor::ones((2, 3), DType::F32, &Device::Cpu).unwrap()).unwrap();
-        assert!(
-            dequantize_rows(
-                &q.values,
-                &Tensor::ones(3, DType::F32, &Device::Cpu).unwrap()
-            )
-            .is_err()
-        );
+        assert!(quantize(&nan, Axis::Rows).is_err());
+        let ones = Tensor::ones((2, 3), DType::F32, &Device::Cpu).unwrap();
+        let q = quantize(&ones, Axis::Rows).unwrap();
+        let three = Tensor::ones(3, DType::F32, &Device::Cpu).unwrap();
+        assert!(dequantize(&q.values, &three, Axis::Rows).is_err());
+        assert!(dequantize(&q.values, &q.scales, Axis::Columns).is_err());
     }
 }
