@@ -1,4 +1,4 @@
-//! Model throughput: tokenization, the encoder at several batch sizes in f32
+//! Model throughput: tokenization, the lexical model, the encoder at several batch sizes in f32
 //! and (where the CPU has AVX-512 BF16) bf16, the bf16 linear kernel on the
 //! encoder's layer shapes, and the whole in-process classification. Statements come from
 //! `benches/data/statements.txt` (project-written, ~20 words, ~30 tokens).
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use detente::model::kernels::gemm::{Activation, PackedLinear};
-use detente::model::{Encoder, Precision, kernels, resolve};
+use detente::model::{Encoder, LexicalModel, Precision, kernels, resolve};
 use detente::{Analyzer, ModelOptions};
 
 fn statements() -> Vec<String> {
@@ -40,6 +40,7 @@ fn model(c: &mut Criterion) {
         b.iter(|| encoder.tokenize_all(black_box(&refs)))
     });
     g.finish();
+    lexical(c, &refs);
 
     let mut precisions = vec![Precision::F32];
     if kernels::bf16_supported() {
@@ -75,6 +76,29 @@ fn model(c: &mut Criterion) {
             b.iter(|| analyzer.classify(black_box(&refs[..n])))
         });
     }
+    g.finish();
+}
+
+/// The committed lexical model's logits, next to tokenization: both run on
+/// the caller's thread before a statement reaches the queue.
+fn lexical(c: &mut Criterion, refs: &[&str]) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/stance-head/lexical.json"
+    );
+    let Ok(model) = LexicalModel::load(std::path::Path::new(path)) else {
+        eprintln!("skipping the lexical model: {path} failed to load");
+        return;
+    };
+    let mut g = c.benchmark_group("lexical model");
+    g.throughput(Throughput::Elements(refs.len() as u64));
+    g.bench_function("128 statements", |b| {
+        b.iter(|| {
+            refs.iter()
+                .map(|t| model.logits(black_box(t)))
+                .collect::<Vec<_>>()
+        })
+    });
     g.finish();
 }
 

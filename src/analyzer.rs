@@ -12,13 +12,22 @@ use crate::quotes::{Extractor, Quote, QuoteKind};
 use crate::stance::{Classification, Scores, Stance, model_text};
 use crate::tension::{self, Tension};
 
+/// A statement ready for the stance model.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    tokens: Tokens,
+    /// The lexical model's logits, when the head has one.
+    lexical: Option<[f32; 4]>,
+}
+
 /// Where the model comes from and how it runs.
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
     /// A Hugging Face repo id or a local directory.
     pub model: String,
     pub revision: String,
-    /// Directory holding `head.safetensors` and `config.json`.
+    /// Directory holding `head.safetensors` and `config.json` (and, when the
+    /// head uses them, `adapter.safetensors` and `lexical.json`).
     pub head: PathBuf,
     pub limits: BatchLimits,
     /// Arithmetic of the encoder's linear layers.
@@ -172,37 +181,49 @@ impl Analyzer {
         self.extractor.extract(text)
     }
 
-    /// Tokens of the statements as the stance model reads them (`model_text`).
-    pub fn tokenize(&self, statements: &[&str]) -> Result<Vec<Tokens>> {
+    /// Statements as the stance model reads them (`model_text`): tokens for
+    /// the encoder and, when the head mixes one in, the lexical model's
+    /// logits (cheap, so they are computed here, off the inference thread).
+    pub fn prepare(&self, statements: &[&str]) -> Result<Vec<Prepared>> {
         let texts: Vec<Cow<str>> = statements.iter().map(|s| model_text(s)).collect();
         let texts: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-        self.encoder.tokenize_all(&texts)
+        let tokens = self.encoder.tokenize_all(&texts)?;
+        Ok(tokens
+            .into_iter()
+            .zip(&texts)
+            .map(|(tokens, text)| Prepared {
+                tokens,
+                lexical: self.head.lexical_logits(text),
+            })
+            .collect())
     }
 
-    /// Labels tokenized statements; one forward pass per packed batch.
-    pub fn classify_tokens(&self, tokens: &[Tokens]) -> Result<Vec<Classification>> {
-        if tokens.is_empty() {
+    /// Labels prepared statements; one forward pass per packed batch.
+    pub fn classify_prepared(&self, statements: &[Prepared]) -> Result<Vec<Classification>> {
+        if statements.is_empty() {
             return Ok(Vec::new());
         }
-        let vectors = self.encoder.embed_tokens(tokens)?;
-        let probs = self.head.probabilities(&vectors)?;
+        let tokens: Vec<&Tokens> = statements.iter().map(|s| &s.tokens).collect();
+        let vectors = self.encoder.embed_tokens(&tokens)?;
+        let lexical: Option<Vec<[f32; 4]>> = statements.iter().map(|s| s.lexical).collect();
+        let probs = self.head.probabilities(&vectors, lexical.as_deref())?;
         Ok(probs
             .into_iter()
-            .zip(tokens)
-            .map(|(p, t)| {
+            .zip(statements)
+            .map(|(p, s)| {
                 let scores = Scores::from_array(p);
                 Classification {
                     label: scores.argmax(),
                     scores,
-                    truncated: t.truncated,
+                    truncated: s.tokens.truncated,
                 }
             })
             .collect())
     }
 
     pub fn classify(&self, statements: &[&str]) -> Result<Vec<Classification>> {
-        let tokens = self.tokenize(statements)?;
-        self.classify_tokens(&tokens)
+        let prepared = self.prepare(statements)?;
+        self.classify_prepared(&prepared)
     }
 
     pub fn analyze(&self, text: &str) -> Result<Analysis> {

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::analyzer::Analyzer;
+use crate::analyzer::{Analyzer, Prepared};
 use crate::error::{Error, Result};
-use crate::model::Tokens;
 use crate::stance::Classification;
 
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +34,7 @@ impl Default for QueueOptions {
 }
 
 struct Job {
-    tokens: Vec<Tokens>,
+    statements: Vec<Prepared>,
     reply: oneshot::Sender<Result<Vec<Classification>>>,
     enqueued: Instant,
 }
@@ -124,9 +123,9 @@ impl BatchQueue {
         };
         let analyzer = self.analyzer.clone();
         let started = Instant::now();
-        let tokens = tokio::task::spawn_blocking(move || {
+        let prepared = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-            analyzer.tokenize(&refs)
+            analyzer.prepare(&refs)
         })
         .await
         .map_err(|e| Error::InvalidInput(format!("tokenization failed: {e}")))??;
@@ -142,11 +141,11 @@ impl BatchQueue {
                 .lock()
                 .map_err(|_| Error::Overloaded("inference queue is unavailable".into()))?;
             let enqueued = Instant::now();
-            let mut tokens = tokens.into_iter().peekable();
-            while tokens.peek().is_some() {
+            let mut prepared = prepared.into_iter().peekable();
+            while prepared.peek().is_some() {
                 let (tx, rx) = oneshot::channel();
                 jobs.push_back(Job {
-                    tokens: tokens.by_ref().take(chunk).collect(),
+                    statements: prepared.by_ref().take(chunk).collect(),
                     reply: tx,
                     enqueued,
                 });
@@ -226,10 +225,10 @@ fn worker(
             let mut taken = Vec::new();
             let mut count = 0;
             while let Some(job) = jobs.front() {
-                if !taken.is_empty() && count + job.tokens.len() > opts.max_drain {
+                if !taken.is_empty() && count + job.statements.len() > opts.max_drain {
                     break;
                 }
-                count += job.tokens.len();
+                count += job.statements.len();
                 if let Some(job) = jobs.pop_front() {
                     taken.push(job);
                 }
@@ -250,9 +249,12 @@ fn worker(
         if live.is_empty() {
             continue;
         }
-        let all: Vec<Tokens> = live.iter().flat_map(|j| j.tokens.iter().cloned()).collect();
+        let all: Vec<Prepared> = live
+            .iter()
+            .flat_map(|j| j.statements.iter().cloned())
+            .collect();
         let started = Instant::now();
-        let result = analyzer.classify_tokens(&all);
+        let result = analyzer.classify_prepared(&all);
         if let Some(obs) = &observer {
             obs.batch(
                 all.len(),
@@ -265,14 +267,14 @@ fn worker(
                 let mut labels = labels.into_iter();
                 for job in live {
                     let part: Vec<Classification> =
-                        labels.by_ref().take(job.tokens.len()).collect();
+                        labels.by_ref().take(job.statements.len()).collect();
                     let _ = job.reply.send(Ok(part));
                 }
             }
             Err(_) => {
                 // Retry each job alone so one failure cannot sink its neighbours.
                 for job in live {
-                    let _ = job.reply.send(analyzer.classify_tokens(&job.tokens));
+                    let _ = job.reply.send(analyzer.classify_prepared(&job.statements));
                 }
             }
         }

@@ -10,27 +10,28 @@ use detente::train::data::{Example, Split, read_corpus, read_jsonl, split};
 use detente::{Analyzer, ModelOptions};
 
 /// Gold labels of the seed article the head must get right, at least: the
-/// issue's bar, 13 of 17 (the committed head gets 13).
-const MIN_SEED_CORRECT: usize = 13;
+/// issue's bar is 13 of 17; the committed head gets 16, so losing two is a
+/// regression.
+const MIN_SEED_CORRECT: usize = 15;
 
 /// Macro-F1 the head must reach on the quotations of the project's annotated
-/// articles (the committed head gets 0.690; see the README's quality section).
-const MIN_ARTICLE_MACRO_F1: f32 = 0.67;
+/// articles (the committed head gets 0.698; see the README's quality section).
+const MIN_ARTICLE_MACRO_F1: f32 = 0.68;
 
 /// Macro-F1 the head must reach on `models/eval/news-style.jsonl`, quotations
 /// extracted from news-style articles written apart from the corpus (the
-/// committed head gets 0.802).
-const MIN_NEWS_STYLE_MACRO_F1: f32 = 0.77;
+/// committed head gets 0.861).
+const MIN_NEWS_STYLE_MACRO_F1: f32 = 0.83;
 
 /// Macro-F1 the head must reach on `models/eval/news-style-2.jsonl`, 1,251
 /// quotations from 100 news-style articles by six writers whose work was
-/// never trained on (the committed head gets 0.682).
-const MIN_NEWS_STYLE_2_MACRO_F1: f32 = 0.66;
+/// never trained on (the committed head gets 0.719).
+const MIN_NEWS_STYLE_2_MACRO_F1: f32 = 0.70;
 
 /// Macro-F1 the head must reach on `models/eval/news-style-3.jsonl`, 4,882
 /// quotations from 391 news-style articles by 24 later writers, never trained
-/// on (the committed head gets 0.637).
-const MIN_NEWS_STYLE_3_MACRO_F1: f32 = 0.61;
+/// on (the committed head gets 0.681).
+const MIN_NEWS_STYLE_3_MACRO_F1: f32 = 0.66;
 
 /// The committed head on an encoder run at `precision`.
 fn analyzer(precision: Precision) -> Analyzer {

@@ -131,7 +131,8 @@ pub struct ModelArgs {
     /// Revision of the repo (branch, tag or commit hash).
     #[arg(long, env = "DETENTE_REVISION", default_value = detente::model::DEFAULT_REVISION)]
     pub revision: String,
-    /// Directory of the stance head (head.safetensors + config.json).
+    /// Directory of the stance head (head.safetensors, config.json, and the
+    /// adapter and lexical model when it has them).
     #[arg(long, env = "DETENTE_HEAD")]
     pub head: Option<PathBuf>,
     /// Statements per forward pass.

@@ -14,7 +14,8 @@ pub struct TrainArgs {
     /// A JSON Lines file or a directory of them ({"text", "label"} per line).
     #[arg(long, default_value = "models/data")]
     pub data: PathBuf,
-    /// Where to write head.safetensors, config.json and MODEL_CARD.md.
+    /// Where to write head.safetensors, config.json, MODEL_CARD.md and, when
+    /// kept, adapter.safetensors and lexical.json.
     #[arg(long, default_value = "models/stance-head")]
     pub out: PathBuf,
     /// Seed for weight initialization: the same seed gives the same head.
@@ -24,6 +25,9 @@ pub struct TrainArgs {
     /// instead of about 15 on 2 cores.
     #[arg(long)]
     pub no_finetune: bool,
+    /// Skip the lexical model (word unigrams and bigrams) mixed with the head.
+    #[arg(long)]
+    pub no_lexical: bool,
     /// Encoder: a Hugging Face repo id or a local directory.
     #[arg(long, env = "DETENTE_MODEL", default_value = detente::model::DEFAULT_MODEL)]
     pub model: String,
@@ -50,6 +54,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         out: args.out.clone(),
         seed: args.seed,
         finetune: !args.no_finetune,
+        lexical: !args.no_lexical,
     };
     let trained = train(&mut encoder, &files, &opts, &|what, done, total| {
         bar.set_message(what.to_string());

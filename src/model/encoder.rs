@@ -1,5 +1,7 @@
 //! Sentence vectors: tokenizer, BERT, mean pooling and normalization, with
 //! length-sorted batching so padding costs little.
+use std::borrow::Borrow;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
@@ -205,7 +207,7 @@ impl Encoder {
     }
 
     /// Sentence vectors `[n, hidden]` for tokenized statements, in input order.
-    pub fn embed_tokens(&self, tokens: &[Tokens]) -> Result<Tensor> {
+    pub fn embed_tokens<T: Borrow<Tokens>>(&self, tokens: &[T]) -> Result<Tensor> {
         if tokens.is_empty() {
             return Ok(Tensor::zeros(
                 (0, self.hidden_size()),
@@ -215,18 +217,22 @@ impl Encoder {
         }
         // Sort by length so each pass pads little, then restore the order.
         let mut order: Vec<usize> = (0..tokens.len()).collect();
-        order.sort_by_key(|&i| tokens[i].ids.len());
+        order.sort_by_key(|&i| tokens[i].borrow().ids.len());
         let mut parts = Vec::new();
         let mut start = 0;
         while start < order.len() {
             let mut end = start + 1;
             while end < order.len()
                 && end - start < self.limits.max_batch_size
-                && (end - start + 1) * tokens[order[end]].ids.len() <= self.limits.max_batch_tokens
+                && (end - start + 1) * tokens[order[end]].borrow().ids.len()
+                    <= self.limits.max_batch_tokens
             {
                 end += 1;
             }
-            let batch: Vec<&Tokens> = order[start..end].iter().map(|&i| &tokens[i]).collect();
+            let batch: Vec<&Tokens> = order[start..end]
+                .iter()
+                .map(|&i| tokens[i].borrow())
+                .collect();
             parts.push(self.forward_batch(&batch)?);
             start = end;
         }

@@ -8,6 +8,7 @@ use candle_core::{D, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::adapter::{ADAPTER_WEIGHTS, Adapter, AdapterConfig, EncoderShape};
+use super::lexical::{LEXICAL_FILE, LexicalModel};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::stance::Stance;
@@ -74,6 +75,27 @@ pub struct HeadConfig {
     /// the head holds low-rank updates merged into the encoder at load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterConfig>,
+    /// Present when `lexical.json` beside the head holds a lexical model whose
+    /// log-probabilities are mixed with the head's; the temperature then
+    /// applies to the mixture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<LexicalConfig>,
+}
+
+/// How the lexical model was fit and how much it counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LexicalConfig {
+    /// Share of the lexical model's log-probabilities in the mixture (chosen on dev).
+    pub weight: f32,
+    /// Word unigrams and bigrams in its vocabulary.
+    pub ngrams: usize,
+    /// An n-gram enters the vocabulary when at least this many training
+    /// statements contain it.
+    pub min_count: usize,
+    /// Epochs of the kept snapshot.
+    pub epochs: usize,
+    /// Its dev macro-F1 alone, for the model card.
+    pub dev_macro_f1: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +104,20 @@ pub struct Candidate {
     pub dev_macro_f1: f32,
     pub dev_accuracy: f32,
     pub steps: usize,
+}
+
+/// The mixture of head and lexical model, shared by inference and training:
+/// `(1 - weight)·log p_head + weight·log p_lexical`, used as logits.
+pub fn mix_logits(head: &Tensor, lexical: &Tensor, weight: f32) -> Result<Tensor> {
+    let h = candle_nn::ops::log_softmax(head, D::Minus1)?;
+    let g = candle_nn::ops::log_softmax(lexical, D::Minus1)?;
+    Ok(((h * f64::from(1.0 - weight))? + (g * f64::from(weight))?)?)
+}
+
+/// Rows of logits as an `[n, 4]` tensor.
+pub fn logits_tensor(rows: &[[f32; 4]]) -> Result<Tensor> {
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    Ok(Tensor::from_vec(flat, (rows.len(), 4), &Device::Cpu)?)
 }
 
 /// The head's arithmetic, shared by inference, training and fine-tuning:
@@ -107,6 +143,8 @@ pub struct StanceHead {
     out: Option<(Tensor, Tensor)>,
     /// Encoder adapter trained with this head, if any.
     adapter: Option<Adapter>,
+    /// Lexical model mixed with this head, if any.
+    lexical: Option<LexicalModel>,
     /// Where the head was loaded from (for loading the adapter).
     dir: Option<PathBuf>,
 }
@@ -121,8 +159,21 @@ impl StanceHead {
             b1,
             out,
             adapter: None,
+            lexical: None,
             dir: None,
         }
+    }
+
+    /// Mixes `model` into this head's probabilities with `config.weight`.
+    pub fn set_lexical(&mut self, model: LexicalModel, config: LexicalConfig) {
+        self.config.lexical = Some(config);
+        self.lexical = Some(model);
+    }
+
+    /// The lexical model's logits for a statement (as `model_text` gives it),
+    /// when this head mixes one in.
+    pub fn lexical_logits(&self, text: &str) -> Option<[f32; 4]> {
+        self.lexical.as_ref().map(|m| m.logits(text))
     }
 
     pub fn set_adapter(&mut self, adapter: Adapter) {
@@ -171,12 +222,34 @@ impl StanceHead {
             HeadKind::Logistic => None,
             HeadKind::Mlp => Some((get("w2")?, get("b2")?)),
         };
+        let lexical = match &config.lexical {
+            Some(cfg) => {
+                let path = dir.join(LEXICAL_FILE);
+                let model = LexicalModel::load(&path)?;
+                if !(0.0..=1.0).contains(&cfg.weight) || cfg.ngrams != model.len() {
+                    return Err(bad(
+                        cfg_path,
+                        format!(
+                            "lexical weight {} (must be in [0, 1]) or n-gram count {} \
+                             does not match {} with {} n-grams",
+                            cfg.weight,
+                            cfg.ngrams,
+                            path.display(),
+                            model.len()
+                        ),
+                    ));
+                }
+                Some(model)
+            }
+            None => None,
+        };
         let head = Self {
             config,
             w1,
             b1,
             out,
             adapter: None,
+            lexical,
             dir: Some(dir.to_path_buf()),
         };
         head.check_shapes()
@@ -232,6 +305,14 @@ impl StanceHead {
             }
             None => {}
         }
+        let lexical_path = dir.join(LEXICAL_FILE);
+        match &self.lexical {
+            Some(m) => m.save(&lexical_path)?,
+            None if lexical_path.exists() => {
+                std::fs::remove_file(&lexical_path).map_err(|e| Error::io(&lexical_path, e))?
+            }
+            None => {}
+        }
         let cfg_path = dir.join(HEAD_CONFIG);
         let json = serde_json::to_string_pretty(&self.config).map_err(|e| Error::Head {
             path: cfg_path.clone(),
@@ -284,12 +365,163 @@ impl StanceHead {
         )
     }
 
-    /// Calibrated probabilities, one `[f32; 4]` per vector, in `Stance::ALL` order.
-    pub fn probabilities(&self, x: &Tensor) -> Result<Vec<[f32; 4]>> {
+    /// Calibrated probabilities, one `[f32; 4]` per vector, in `Stance::ALL`
+    /// order. `lexical` holds `lexical_logits` of the same statements, row
+    /// for row: required when this head mixes a lexical model in, refused
+    /// when it does not.
+    pub fn probabilities(&self, x: &Tensor, lexical: Option<&[[f32; 4]]>) -> Result<Vec<[f32; 4]>> {
         let t = f64::from(self.config.temperature.max(1e-3));
-        let logits = (self.logits(x)? / t)?;
+        let mut logits = self.logits(x)?;
+        let n = x.dim(0)?;
+        let mismatch = |reason: String| Error::Head {
+            path: self.dir.clone().unwrap_or_default(),
+            reason,
+        };
+        match (&self.config.lexical, lexical) {
+            (Some(cfg), Some(rows)) if rows.len() == n => {
+                logits = mix_logits(&logits, &logits_tensor(rows)?, cfg.weight)?;
+            }
+            (Some(_), rows) => {
+                return Err(mismatch(format!(
+                    "{} lexical rows for {n} statements",
+                    rows.map_or(0, <[_]>::len)
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(mismatch(
+                    "lexical rows for a head without a lexical model".into(),
+                ));
+            }
+            (None, None) => {}
+        }
+        let logits = (logits / t)?;
         let probs = candle_nn::ops::softmax(&logits, D::Minus1)?;
         let rows: Vec<Vec<f32>> = probs.to_vec2()?;
         Ok(rows.into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head() -> StanceHead {
+        let config = HeadConfig {
+            encoder: EncoderStamp {
+                model_id: "test".into(),
+                revision: "0".into(),
+                embedding_size: 2,
+                max_tokens: 8,
+                probe: vec![],
+            },
+            labels: Stance::ALL.to_vec(),
+            kind: HeadKind::Logistic,
+            hidden: 0,
+            temperature: 2.0,
+            seed: 0,
+            metrics: BTreeMap::new(),
+            candidates: vec![],
+            split_sizes: BTreeMap::new(),
+            adapter: None,
+            lexical: None,
+        };
+        let w1 = Tensor::new(
+            &[[1f32, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]],
+            &Device::Cpu,
+        );
+        let b1 = Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu);
+        StanceHead::new(config, w1.unwrap(), b1.unwrap(), None)
+    }
+
+    fn lexical() -> (LexicalModel, LexicalConfig) {
+        let model = LexicalModel::new(
+            vec!["calm".into()],
+            vec![1.0],
+            vec![[0.0, 0.0, 3.0, 0.0]],
+            [0.0; 4],
+        )
+        .unwrap();
+        let config = LexicalConfig {
+            weight: 0.5,
+            ngrams: 1,
+            min_count: 2,
+            epochs: 1,
+            dev_macro_f1: 0.0,
+        };
+        (model, config)
+    }
+
+    #[test]
+    fn mixture_weights_log_probabilities() {
+        let h = Tensor::new(&[[2f32, 0.0, 0.0, 0.0]], &Device::Cpu).unwrap();
+        let g = Tensor::new(&[[0f32, 0.0, 1.0, 0.0]], &Device::Cpu).unwrap();
+        let log_h = candle_nn::ops::log_softmax(&h, D::Minus1).unwrap();
+        let log_g = candle_nn::ops::log_softmax(&g, D::Minus1).unwrap();
+        let close = |a: &Tensor, b: &Tensor| {
+            let d: f32 = (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert!(d < 1e-6, "{d}");
+        };
+        close(&mix_logits(&h, &g, 0.0).unwrap(), &log_h);
+        close(&mix_logits(&h, &g, 1.0).unwrap(), &log_g);
+        let half = ((&log_h + &log_g).unwrap() * 0.5).unwrap();
+        close(&mix_logits(&h, &g, 0.5).unwrap(), &half);
+    }
+
+    #[test]
+    fn a_mixed_head_round_trips_and_needs_a_lexical_row_per_vector() {
+        let dir = std::env::temp_dir().join(format!("detente-head-{}", std::process::id()));
+        let mut h = head();
+        let (model, config) = lexical();
+        h.set_lexical(model, config);
+        h.save(&dir).unwrap();
+        let back = StanceHead::load(&dir).unwrap();
+        let x = Tensor::new(&[[1f32, 0.0]], &Device::Cpu).unwrap();
+        let row = back.lexical_logits("calm, calm").unwrap();
+        assert_eq!(row, h.lexical_logits("calm, calm").unwrap());
+        let p = back.probabilities(&x, Some(&[row])).unwrap()[0];
+        let mixed = mix_logits(
+            &back.logits(&x).unwrap(),
+            &logits_tensor(&[row]).unwrap(),
+            0.5,
+        )
+        .unwrap();
+        let want: Vec<Vec<f32>> = candle_nn::ops::softmax(&(mixed / 2.0).unwrap(), D::Minus1)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        for (a, b) in p.iter().zip(&want[0]) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        // The lexical model pulls towards conciliatory; the head alone does not.
+        assert!(p[2] > head().probabilities(&x, None).unwrap()[0][2]);
+        assert!(back.probabilities(&x, None).is_err());
+        assert!(back.probabilities(&x, Some(&[row, row])).is_err());
+        assert!(head().probabilities(&x, Some(&[row])).is_err());
+        // A config whose weight is out of range is refused at load.
+        let cfg_path = dir.join(HEAD_CONFIG);
+        let text = std::fs::read_to_string(&cfg_path).unwrap();
+        std::fs::write(
+            &cfg_path,
+            text.replace("\"weight\": 0.5", "\"weight\": 7.0"),
+        )
+        .unwrap();
+        assert!(StanceHead::load(&dir).is_err());
+        // Saving a head without a lexical model removes the stale file.
+        head().save(&dir).unwrap();
+        assert!(!dir.join(LEXICAL_FILE).exists());
+        assert!(
+            StanceHead::load(&dir)
+                .unwrap()
+                .lexical_logits("calm")
+                .is_none()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,8 +6,10 @@ pub mod encoder;
 pub mod head;
 pub mod int8;
 pub mod kernels;
+pub mod lexical;
 pub mod resolve;
 
 pub use encoder::{BatchLimits, Encoder, Precision, Tokens};
 pub use head::{HeadConfig, HeadKind, StanceHead};
+pub use lexical::LexicalModel;
 pub use resolve::{DEFAULT_MODEL, DEFAULT_REVISION, ModelFiles, resolve};

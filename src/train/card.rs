@@ -29,7 +29,7 @@ pub fn model_card(
         "A {} head ({}) over the {}-dimensional sentence vectors of `{}` (revision `{}`,\n\
          mean-pooled, L2-normalized, at most {} tokens). It labels a quoted statement\n\
          as optimistic, threatening, conciliatory or neutral (see the labeling guide in the README).\n\
-         Probabilities are divided by a temperature of {:.2} fitted on the dev split.\n",
+         {}Probabilities are divided by a temperature of {:.2} fitted on the dev split.\n",
         cfg.kind.as_str(),
         if cfg.hidden > 0 {
             format!("{} hidden ReLU units", cfg.hidden)
@@ -40,6 +40,15 @@ pub fn model_card(
         cfg.encoder.model_id,
         cfg.encoder.revision,
         cfg.encoder.max_tokens,
+        match &cfg.lexical {
+            Some(l) => format!(
+                "Its log-probabilities are mixed with those of a lexical model (logistic\n\
+                 regression over {} word unigrams and bigrams, `lexical.json`), which\n\
+                 counts for {:.1} of the mixture.\n",
+                l.ngrams, l.weight
+            ),
+            None => String::new(),
+        },
         cfg.temperature
     );
     let _ = writeln!(s, "## Data\n");
@@ -132,6 +141,35 @@ pub fn model_card(
              encoder is used as pretrained.\n"
         ),
     };
+    use crate::train::lexical as lx;
+    let _ = match &cfg.lexical {
+        Some(l) => writeln!(
+            s,
+            "The lexical model reads what a mean-pooled vector blurs: the few words that\n\
+             carry a stance (\"no intention\", \"stands ready\", \"will pay\"). Its features\n\
+             are the train split's word unigrams and bigrams found in at least {} statements\n\
+             ({} of them; Unicode word boundaries, lowercased), tf-idf weighted (1 + ln tf,\n\
+             smoothed idf) and scaled to unit length. Multinomial logistic regression with\n\
+             the same class weights, AdamW at {:e} on mini-batches of {} for up to {} epochs,\n\
+             keeps the epoch with the best dev macro-F1 (epoch {}). The mixture\n\
+             `(1 - w)·log p_head + w·log p_lexical` takes the share w in {:?} with the best\n\
+             dev macro-F1 (w = {:.1}), and is kept only if it beats the head alone on dev;\n\
+             the temperature is then fitted to the mixture.\n",
+            l.min_count,
+            l.ngrams,
+            lx::LR,
+            lx::BATCH,
+            lx::EPOCHS,
+            l.epochs,
+            crate::train::LEXICAL_WEIGHTS,
+            l.weight,
+        ),
+        None => writeln!(
+            s,
+            "The lexical model was skipped or did not beat the head alone on dev, so\n\
+             the head's probabilities are used alone.\n"
+        ),
+    };
     let _ = writeln!(s, "| candidate | dev macro-F1 | dev accuracy | best step |");
     let _ = writeln!(s, "|---|---|---|---|");
     for c in &cfg.candidates {
@@ -166,10 +204,14 @@ pub fn model_card(
          figures on them than on the test split above.\n\
          - Sentence vectors blur negation and conditionals: \"we have no intention of\n  \
          attacking\" sits close to \"we intend to attack\". The corpus has near-identical\n  \
-         pairs with different labels for this reason, but errors remain.\n\
+         pairs with different labels for this reason, and the lexical model reads\n  \
+         \"no intention\" as a phrase, but errors remain.\n\
+         - The lexical model knows only words seen in training; a stance carried by\n  \
+         unseen wording rests on the head.\n\
          - Optimistic and conciliatory are the closest pair (an assessment vs an offer).\n\
          - Stance depends on who \"they\" are; the head sees only the quoted words.\n\
-         - Statements longer than {} tokens are read only up to the window.",
+         - The head reads statements longer than {} tokens only up to the window\n  \
+         (the lexical model reads them whole).",
         cfg.encoder.max_tokens
     );
     s

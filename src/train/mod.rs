@@ -4,6 +4,7 @@
 pub mod card;
 pub mod data;
 mod finetune;
+pub mod lexical;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, evaluate};
 use crate::model::head::{
-    Candidate, EncoderStamp, HeadConfig, HeadKind, PROBE_COMPONENTS, PROBE_TEXT, StanceHead,
-    head_logits,
+    Candidate, EncoderStamp, HeadConfig, HeadKind, LexicalConfig, PROBE_COMPONENTS, PROBE_TEXT,
+    StanceHead, head_logits, logits_tensor, mix_logits,
 };
 use crate::model::{Encoder, ModelFiles, Tokens};
 use crate::stance::{Stance, model_text};
@@ -33,6 +34,9 @@ pub struct TrainOptions {
     /// Also try fine-tuning the encoder's linear layers; kept only if it
     /// beats the frozen encoder on dev.
     pub finetune: bool,
+    /// Also fit the lexical model; mixed in only if the mixture beats the
+    /// head alone on dev.
+    pub lexical: bool,
 }
 
 /// Inverse-frequency loss weights: each label pulls equally on the loss
@@ -253,6 +257,29 @@ pub fn train(
         None => (frozen.fitted, None, dev),
     };
     let test = vectors(encoder, &test_idx, "embedding test")?;
+    let lexical = if opts.lexical {
+        let pairs = |idx: &[usize]| -> Vec<(&str, Stance)> {
+            idx.iter().map(|&i| (texts[i], examples[i].label)).collect()
+        };
+        // Optional like fine-tuning: a corpus it cannot fit still trains a head.
+        match lexical::fit(&pairs(&train_idx), &pairs(&dev_idx), opts.seed, &|a, b| {
+            progress("lexical model", a, b)
+        }) {
+            Ok(fit) => {
+                let logits = |idx: &[usize]| -> Vec<[f32; 4]> {
+                    idx.iter().map(|&i| fit.model.logits(texts[i])).collect()
+                };
+                let (dev, test) = (logits(&dev_idx), logits(&test_idx));
+                Some(LexicalParts { fit, dev, test })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no lexical model");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let mut head = finish(
         fitted,
         frozen.spec,
@@ -262,6 +289,7 @@ pub fn train(
         opts.seed,
         candidates,
         &sizes,
+        lexical,
     )?;
     if let Some(adapter) = adapter {
         head.set_adapter(adapter);
@@ -330,7 +358,32 @@ fn choose_frozen(train: &SplitData, dev: &SplitData, seed: u64) -> Result<Frozen
     })
 }
 
-/// Calibrates the chosen head's temperature on dev and records dev and test metrics.
+/// The fitted lexical model and its logits on the dev and test splits.
+struct LexicalParts {
+    fit: lexical::FitLexical,
+    dev: Vec<[f32; 4]>,
+    test: Vec<[f32; 4]>,
+}
+
+/// Shares of the lexical model tried in the mixture.
+pub const LEXICAL_WEIGHTS: [f32; 9] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/// The lexical share with the best dev macro-F1, if any beats the head alone
+/// (strictly: on a tie the smaller share stays).
+fn choose_weight(head: &Tensor, lexical: &Tensor, gold: &[Stance]) -> Result<Option<(f32, f32)>> {
+    let alone = evaluate(gold, &probs_from_logits(head)?).macro_f1;
+    let mut best: Option<(f32, f32)> = None;
+    for w in LEXICAL_WEIGHTS {
+        let f1 = evaluate(gold, &probs_from_logits(&mix_logits(head, lexical, w)?)?).macro_f1;
+        if f1 > best.map_or(alone, |(_, b)| b) {
+            best = Some((w, f1));
+        }
+    }
+    Ok(best)
+}
+
+/// Mixes in the lexical model if it helps on dev, calibrates the temperature
+/// on dev and records dev and test metrics.
 #[allow(clippy::too_many_arguments)]
 fn finish(
     fitted: Fitted,
@@ -339,18 +392,52 @@ fn finish(
     test: &SplitData,
     encoder: EncoderStamp,
     seed: u64,
-    candidates: Vec<Candidate>,
+    mut candidates: Vec<Candidate>,
     split_sizes: &BTreeMap<String, usize>,
+    lexical: Option<LexicalParts>,
 ) -> Result<StanceHead> {
-    let temperature = calibrate(&fitted, dev)?;
+    let mut dev_logits = fitted.logits(&dev.x)?;
+    let mut test_logits = fitted.logits(&test.x)?;
+    let mut mixed = None;
+    if let Some(l) = lexical {
+        let (lex_dev, lex_test) = (logits_tensor(&l.dev)?, logits_tensor(&l.test)?);
+        let choice = choose_weight(&dev_logits, &lex_dev, &dev.y)?;
+        let dev_accuracy = evaluate(&dev.y, &probs_from_logits(&lex_dev)?).accuracy;
+        candidates.push(Candidate {
+            name: "lexical model alone (not kept)".into(),
+            dev_macro_f1: l.fit.dev_macro_f1,
+            dev_accuracy,
+            steps: l.fit.steps,
+        });
+        if let Some((weight, _)) = choice {
+            dev_logits = mix_logits(&dev_logits, &lex_dev, weight)?;
+            test_logits = mix_logits(&test_logits, &lex_test, weight)?;
+            let m = evaluate(&dev.y, &probs_from_logits(&dev_logits)?);
+            candidates.push(Candidate {
+                name: format!("chosen head mixed with the lexical model at weight {weight:.1}"),
+                dev_macro_f1: m.macro_f1,
+                dev_accuracy: m.accuracy,
+                steps: fitted.steps,
+            });
+            let config = LexicalConfig {
+                weight,
+                ngrams: l.fit.model.len(),
+                min_count: lexical::MIN_COUNT,
+                epochs: l.fit.epochs,
+                dev_macro_f1: l.fit.dev_macro_f1,
+            };
+            mixed = Some((l.fit.model, config));
+        }
+    }
+    let temperature = calibrate(&dev_logits, &dev.y)?;
+    let scaled = |logits: &Tensor| -> Result<Vec<[f32; 4]>> {
+        probs_from_logits(&(logits / f64::from(temperature))?)
+    };
     let mut metrics = BTreeMap::new();
-    metrics.insert(
-        "dev".to_string(),
-        evaluate(&dev.y, &fitted.probabilities(&dev.x, temperature)?),
-    );
+    metrics.insert("dev".to_string(), evaluate(&dev.y, &scaled(&dev_logits)?));
     metrics.insert(
         "test".to_string(),
-        evaluate(&test.y, &fitted.probabilities(&test.x, temperature)?),
+        evaluate(&test.y, &scaled(&test_logits)?),
     );
     let config = HeadConfig {
         encoder,
@@ -363,8 +450,13 @@ fn finish(
         candidates,
         split_sizes: split_sizes.clone(),
         adapter: None,
+        lexical: None,
     };
-    Ok(StanceHead::new(config, fitted.w1, fitted.b1, fitted.out))
+    let mut head = StanceHead::new(config, fitted.w1, fitted.b1, fitted.out);
+    if let Some((model, config)) = mixed {
+        head.set_lexical(model, config);
+    }
+    Ok(head)
 }
 
 /// Fits every candidate on frozen vectors, keeps the best on dev macro-F1,
@@ -387,6 +479,7 @@ pub fn fit_best(
         seed,
         frozen.candidates,
         split_sizes,
+        None,
     )
 }
 
@@ -541,13 +634,12 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
 
 /// The temperature that minimizes the dev split's negative log-likelihood
 /// (Guo et al., 2017), searched on a grid: one parameter needs no optimizer.
-fn calibrate(fitted: &Fitted, dev: &SplitData) -> Result<f32> {
-    let logits = fitted.logits(&dev.x)?;
+fn calibrate(logits: &Tensor, gold: &[Stance]) -> Result<f32> {
     let mut best = (f32::INFINITY, 1.0f32);
     for i in 0..=236 {
         let t = 0.3 + 0.02 * i as f32;
-        let probs = probs_from_logits(&(&logits / f64::from(t))?)?;
-        let nll = evaluate(&dev.y, &probs).nll;
+        let probs = probs_from_logits(&(logits / f64::from(t))?)?;
+        let nll = evaluate(gold, &probs).nll;
         if nll < best.0 {
             best = (nll, t);
         }
@@ -602,8 +694,8 @@ mod tests {
         let a = fit_best(&train, &dev, &test, stamp.clone(), 7, &BTreeMap::new()).unwrap();
         let b = fit_best(&train, &dev, &test, stamp, 7, &BTreeMap::new()).unwrap();
         assert!(a.config().metrics["test"].accuracy > 0.95);
-        let pa = a.probabilities(&test.x).unwrap();
-        let pb = b.probabilities(&test.x).unwrap();
+        let pa = a.probabilities(&test.x, None).unwrap();
+        let pb = b.probabilities(&test.x, None).unwrap();
         assert_eq!(pa, pb);
         for p in pa {
             assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
