@@ -100,6 +100,9 @@ pub struct Info {
     pub embedding_size: usize,
     pub max_tokens: usize,
     pub head_kind: String,
+    /// Share of the lexical model in the mixture; 0 without one.
+    #[serde(default)]
+    pub lexical_weight: f32,
     /// "bf16" or "f32": the encoder's linear layers.
     pub precision: String,
     pub head_metrics: Vec<SplitSummary>,
@@ -162,6 +165,7 @@ impl Analyzer {
             embedding_size: self.encoder.hidden_size(),
             max_tokens: self.encoder.max_tokens(),
             head_kind: cfg.kind.as_str().to_string(),
+            lexical_weight: cfg.lexical.as_ref().map_or(0.0, |l| l.weight),
             precision: self.encoder.precision().to_string(),
             head_metrics: cfg
                 .metrics

@@ -293,6 +293,7 @@ pub fn info_to_proto(i: &Info) -> proto::Info {
         max_tokens: i.max_tokens as u32,
         head_kind: i.head_kind.clone(),
         precision: i.precision.clone(),
+        lexical_weight: i.lexical_weight,
     }
 }
 
@@ -305,6 +306,7 @@ pub fn info_from_proto(i: &proto::Info) -> Info {
         embedding_size: i.embedding_size as usize,
         max_tokens: i.max_tokens as usize,
         head_kind: i.head_kind.clone(),
+        lexical_weight: i.lexical_weight,
         precision: i.precision.clone(),
         head_metrics: i
             .head_metrics

@@ -44,6 +44,10 @@ async fn every_rpc_against_the_real_server() {
             .iter()
             .any(|m| m.split == "test" && m.macro_f1 > 0.5)
     );
+    // The committed head says how much its lexical model counts.
+    let head = detente::model::StanceHead::load(&common::repo_path("models/stance-head")).unwrap();
+    let weight = head.config().lexical.as_ref().map_or(0.0, |l| l.weight);
+    assert_eq!(info.lexical_weight, weight);
 
     // ExtractQuotes
     let quotes = client

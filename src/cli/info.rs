@@ -57,7 +57,14 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
                     .join(", ")
             );
             println!("arithmetic  {}", info.precision);
-            println!("stance head {}", info.head_kind);
+            if info.lexical_weight > 0.0 {
+                println!(
+                    "stance head {}, mixed with a lexical model at {:.1}",
+                    info.head_kind, info.lexical_weight
+                );
+            } else {
+                println!("stance head {}", info.head_kind);
+            }
             for m in &info.head_metrics {
                 println!(
                     "  {:<5} {:>4} statements  accuracy {:.3}  macro-F1 {:.3}  ECE {:.3}",
