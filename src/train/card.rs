@@ -206,8 +206,9 @@ pub fn model_card(
          attacking\" sits close to \"we intend to attack\". The corpus has near-identical\n  \
          pairs with different labels for this reason, and the lexical model reads\n  \
          \"no intention\" as a phrase, but errors remain.\n\
-         - The lexical model knows only words seen in training; a stance carried by\n  \
-         unseen wording rests on the head.\n\
+         - The lexical model knows only words seen in training. A statement with no\n  \
+         word it knows (one in another language, say) gets its prior, which leans\n  \
+         neutral, and the head's voice is diluted: such labels are less confident.\n\
          - Optimistic and conciliatory are the closest pair (an assessment vs an offer).\n\
          - Stance depends on who \"they\" are; the head sees only the quoted words.\n\
          - The head reads statements longer than {} tokens only up to the window\n  \
