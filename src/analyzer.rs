@@ -1,6 +1,6 @@
 //! The pipeline: quotations → statements → stances → tension. The server and
 //! the CLI are two faces of this one `Analyzer`.
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use crate::stance::{Classification, Scores, Stance, model_text};
 use crate::tension::{self, Tension};
 
 /// A statement ready for the stance model.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Prepared {
     tokens: Tokens,
     /// The lexical model's logits, when the head has one.
@@ -203,10 +203,14 @@ impl Analyzer {
     }
 
     /// Labels prepared statements; one forward pass per packed batch.
-    pub fn classify_prepared(&self, statements: &[Prepared]) -> Result<Vec<Classification>> {
+    pub fn classify_prepared<P: Borrow<Prepared>>(
+        &self,
+        statements: &[P],
+    ) -> Result<Vec<Classification>> {
         if statements.is_empty() {
             return Ok(Vec::new());
         }
+        let statements: Vec<&Prepared> = statements.iter().map(Borrow::borrow).collect();
         let tokens: Vec<&Tokens> = statements.iter().map(|s| &s.tokens).collect();
         let vectors = self.encoder.embed_tokens(&tokens)?;
         let lexical: Option<Vec<[f32; 4]>> = statements.iter().map(|s| s.lexical).collect();

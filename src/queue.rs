@@ -249,10 +249,7 @@ fn worker(
         if live.is_empty() {
             continue;
         }
-        let all: Vec<Prepared> = live
-            .iter()
-            .flat_map(|j| j.statements.iter().cloned())
-            .collect();
+        let all: Vec<&Prepared> = live.iter().flat_map(|j| &j.statements).collect();
         let started = Instant::now();
         let result = analyzer.classify_prepared(&all);
         if let Some(obs) = &observer {

@@ -25,6 +25,20 @@ pub fn ngrams(words: &[String]) -> impl Iterator<Item = String> + '_ {
     words.iter().cloned().chain(bigrams)
 }
 
+/// `bias + Σ value·weights[id]` over sparse features; training scores its
+/// snapshots with it before they become models.
+pub fn sparse_logits(weights: &[[f32; 4]], bias: [f32; 4], features: &[(u32, f32)]) -> [f32; 4] {
+    let mut z = bias;
+    for &(id, v) in features {
+        if let Some(w) = weights.get(id as usize) {
+            for (zk, wk) in z.iter_mut().zip(w) {
+                *zk += v * wk;
+            }
+        }
+    }
+    z
+}
+
 /// The file format: parallel arrays, one entry per n-gram.
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -128,15 +142,7 @@ impl LexicalModel {
 
     /// Logits of features from `features` (ids past the vocabulary are ignored).
     pub fn sparse_logits(&self, features: &[(u32, f32)]) -> [f32; 4] {
-        let mut z = self.bias;
-        for &(id, v) in features {
-            if let Some(w) = self.weights.get(id as usize) {
-                for (zk, wk) in z.iter_mut().zip(w) {
-                    *zk += v * wk;
-                }
-            }
-        }
-        z
+        sparse_logits(&self.weights, self.bias, features)
     }
 
     pub fn load(path: &Path) -> Result<Self> {

@@ -2,13 +2,13 @@
 //! stance head through the full forward pass (full fine-tuning of the
 //! blocks), starting from the best frozen-encoder head, then stored as the
 //! best low-rank approximation of the update. Seeded shuffles: reproducible.
-use candle_core::{D, Device, Tensor};
+use candle_core::{D, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Fitted, HeadVars};
+use super::{Fitted, HeadVars, weighted_nll};
 use crate::error::{Error, Result};
 use crate::metrics::evaluate;
 use crate::model::adapter::{Adapter, Dense, DenseVars, Target};
@@ -282,15 +282,9 @@ fn one_run(
             enc_opt.set_learning_rate(ENCODER_LR * f);
             head_opt.set_learning_rate(HEAD_LR * f);
             let tokens: Vec<&Tokens> = batch.iter().map(|&i| &train[i].0).collect();
-            let y: Vec<u32> = batch.iter().map(|&i| train[i].1.index() as u32).collect();
-            let w: Vec<f32> = batch.iter().map(|&i| class_w[train[i].1.index()]).collect();
-            let w_sum = f64::from(w.iter().sum::<f32>());
+            let gold: Vec<Stance> = batch.iter().map(|&i| train[i].1).collect();
             let x = encoder.embed_differentiable(&tokens, &update.deltas(), Some(&mut dropout))?;
-            let logp = candle_nn::ops::log_softmax(&head.logits(&x)?, D::Minus1)?;
-            let y = Tensor::new(y.as_slice(), &Device::Cpu)?.unsqueeze(1)?;
-            let w = Tensor::new(w.as_slice(), &Device::Cpu)?;
-            let picked = logp.gather(&y, 1)?.squeeze(1)?;
-            let loss = ((picked * w)?.sum_all()? * (-1.0 / w_sum))?;
+            let loss = weighted_nll(&head.logits(&x)?, &gold, class_w)?;
             let grads = loss.backward()?;
             enc_opt.step(&grads)?;
             head_opt.step(&grads)?;

@@ -3,17 +3,17 @@
 //! with AdamW on dense mini-batches, the epoch kept by dev macro-F1.
 use std::collections::{BTreeMap, HashSet};
 
-use candle_core::{D, DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::class_weights;
+use super::{class_weights, probs_from_logits, weighted_nll};
 use crate::error::{Error, Result};
 use crate::metrics::evaluate;
 use crate::model::head::logits_tensor;
-use crate::model::lexical::{LexicalModel, ngrams, words};
+use crate::model::lexical::{LexicalModel, ngrams, sparse_logits, words};
 use crate::stance::Stance;
 
 /// An n-gram seen in a single training statement says more about that
@@ -30,6 +30,14 @@ pub struct FitLexical {
     pub epochs: usize,
     pub steps: usize,
     pub dev_macro_f1: f32,
+}
+
+/// The best epoch's weights so far; a model is built only from the last one kept.
+struct Snapshot {
+    dev_macro_f1: f32,
+    epoch: usize,
+    rows: Vec<[f32; 4]>,
+    bias: [f32; 4],
 }
 
 /// Vocabulary (n-grams in at least `min_count` statements, sorted) and
@@ -86,7 +94,7 @@ pub fn fit(
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut best: Option<FitLexical> = None;
+    let mut best: Option<Snapshot> = None;
     for epoch in 1..=EPOCHS {
         order.shuffle(&mut rng);
         for batch in order.chunks(BATCH) {
@@ -97,16 +105,9 @@ pub fn fit(
                 }
             }
             let x = Tensor::from_vec(x, (batch.len(), v), &Device::Cpu)?;
-            let y: Vec<u32> = batch.iter().map(|&i| train[i].1.index() as u32).collect();
-            let sw: Vec<f32> = batch.iter().map(|&i| class_w[train[i].1.index()]).collect();
-            let w_sum = f64::from(sw.iter().sum::<f32>().max(1e-6));
-            let y = Tensor::new(y.as_slice(), &Device::Cpu)?.unsqueeze(1)?;
-            let sw = Tensor::new(sw.as_slice(), &Device::Cpu)?;
+            let gold: Vec<Stance> = batch.iter().map(|&i| train[i].1).collect();
             let logits = x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
-            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let picked = logp.gather(&y, 1)?.squeeze(1)?;
-            let loss = ((picked * &sw)?.sum_all()? * (-1.0 / w_sum))?;
-            opt.backward_step(&loss)?;
+            opt.backward_step(&weighted_nll(&logits, &gold, &class_w)?)?;
         }
         let rows: Vec<[f32; 4]> = w
             .as_tensor()
@@ -115,28 +116,40 @@ pub fn fit(
             .map(|r| [r[0], r[1], r[2], r[3]])
             .collect();
         let bias: Vec<f32> = b.as_tensor().to_vec1()?;
-        let model = base.with_weights(rows, [bias[0], bias[1], bias[2], bias[3]])?;
-        let logits: Vec<[f32; 4]> = dev_feats.iter().map(|f| model.sparse_logits(f)).collect();
-        let probs = candle_nn::ops::softmax(&logits_tensor(&logits)?, D::Minus1)?
-            .to_vec2::<f32>()?
-            .into_iter()
-            .map(|r| [r[0], r[1], r[2], r[3]])
-            .collect::<Vec<_>>();
-        let f1 = evaluate(&dev_gold, &probs).macro_f1;
+        let bias = [bias[0], bias[1], bias[2], bias[3]];
+        let logits: Vec<[f32; 4]> = dev_feats
+            .iter()
+            .map(|f| sparse_logits(&rows, bias, f))
+            .collect();
+        let f1 = evaluate(&dev_gold, &probs_from_logits(&logits_tensor(&logits)?)?).macro_f1;
         tracing::info!(epoch, dev_macro_f1 = f1, "lexical model");
         progress(epoch, EPOCHS);
         if best.as_ref().is_none_or(|b| f1 > b.dev_macro_f1) {
-            best = Some(FitLexical {
-                model,
-                epochs: epoch,
-                steps: epoch * train.len().div_ceil(BATCH),
+            best = Some(Snapshot {
                 dev_macro_f1: f1,
+                epoch,
+                rows,
+                bias,
             });
         }
     }
-    best.ok_or_else(|| Error::Data {
-        path: Default::default(),
-        reason: "no lexical epoch ran".into(),
+    let Some(Snapshot {
+        dev_macro_f1,
+        epoch: epochs,
+        rows,
+        bias,
+    }) = best
+    else {
+        return Err(Error::Data {
+            path: Default::default(),
+            reason: "no lexical epoch ran".into(),
+        });
+    };
+    Ok(FitLexical {
+        model: base.with_weights(rows, bias)?,
+        epochs,
+        steps: epochs * train.len().div_ceil(BATCH),
+        dev_macro_f1,
     })
 }
 

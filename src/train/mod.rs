@@ -58,6 +58,19 @@ fn class_weights(labels: impl Iterator<Item = Stance>) -> [f32; 4] {
     })
 }
 
+/// The class-weighted mean negative log-likelihood of `gold` under `logits`,
+/// the loss of every model `detente train` fits.
+fn weighted_nll(logits: &Tensor, gold: &[Stance], class_w: &[f32; 4]) -> Result<Tensor> {
+    let y: Vec<u32> = gold.iter().map(|s| s.index() as u32).collect();
+    let w: Vec<f32> = gold.iter().map(|s| class_w[s.index()]).collect();
+    let w_sum = f64::from(w.iter().sum::<f32>());
+    let y = Tensor::new(y.as_slice(), &Device::Cpu)?.unsqueeze(1)?;
+    let w = Tensor::new(w.as_slice(), &Device::Cpu)?;
+    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = logp.gather(&y, 1)?.squeeze(1)?;
+    Ok(((picked * w)?.sum_all()? * (-1.0 / w_sum))?)
+}
+
 /// One head configuration to try.
 #[derive(Debug, Clone, Copy)]
 struct Spec {
@@ -598,11 +611,6 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
         },
     };
     let class_w = class_weights(train.y.iter().copied());
-    let y_idx: Vec<u32> = train.y.iter().map(|s| s.index() as u32).collect();
-    let sample_w: Vec<f32> = train.y.iter().map(|s| class_w[s.index()]).collect();
-    let y_t = Tensor::new(y_idx.as_slice(), &Device::Cpu)?.unsqueeze(1)?;
-    let w_t = Tensor::new(sample_w.as_slice(), &Device::Cpu)?;
-    let w_sum = f64::from(sample_w.iter().sum::<f32>());
 
     let mut opt = AdamW::new(
         head.vars(),
@@ -614,9 +622,7 @@ fn fit(spec: Spec, train: &SplitData, dev: &SplitData, seed: u64) -> Result<Fitt
     )?;
     let mut best: Option<(f32, Fitted)> = None;
     for step in 1..=spec.steps {
-        let logp = candle_nn::ops::log_softmax(&head.logits(&train.x)?, D::Minus1)?;
-        let picked = logp.gather(&y_t, 1)?.squeeze(1)?;
-        let loss = ((picked * &w_t)?.sum_all()? * (-1.0 / w_sum))?;
+        let loss = weighted_nll(&head.logits(&train.x)?, &train.y, &class_w)?;
         opt.backward_step(&loss)?;
         if step % EVAL_EVERY == 0 {
             let f = head.snapshot(step)?;
