@@ -283,6 +283,8 @@ impl StanceHead {
         Ok(())
     }
 
+    /// Writes the head's files; a companion file (adapter, lexical model)
+    /// the head does not have is removed, so a reload sees this head only.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -300,18 +302,12 @@ impl StanceHead {
         let adapter_path = dir.join(ADAPTER_WEIGHTS);
         match &self.adapter {
             Some(a) => a.save(&adapter_path)?,
-            None if adapter_path.exists() => {
-                std::fs::remove_file(&adapter_path).map_err(|e| Error::io(&adapter_path, e))?
-            }
-            None => {}
+            None => remove_stale(&adapter_path)?,
         }
         let lexical_path = dir.join(LEXICAL_FILE);
         match &self.lexical {
             Some(m) => m.save(&lexical_path)?,
-            None if lexical_path.exists() => {
-                std::fs::remove_file(&lexical_path).map_err(|e| Error::io(&lexical_path, e))?
-            }
-            None => {}
+            None => remove_stale(&lexical_path)?,
         }
         let cfg_path = dir.join(HEAD_CONFIG);
         let json = serde_json::to_string_pretty(&self.config).map_err(|e| Error::Head {
@@ -399,6 +395,14 @@ impl StanceHead {
         let rows: Vec<Vec<f32>> = probs.to_vec2()?;
         Ok(rows.into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect())
     }
+}
+
+/// Removes a file left by an earlier save, if there is one.
+fn remove_stale(path: &Path) -> Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
