@@ -10,8 +10,9 @@ use detente::train::data::{Example, Split, read_corpus, read_jsonl, split};
 use detente::{Analyzer, ModelOptions};
 
 /// Gold labels of the seed article the head must get right, at least: the
-/// issue's bar is 13 of 17; the committed head gets 16, so losing three is a regression.
-const MIN_SEED_CORRECT: usize = 14;
+/// issue's bar is 13 of 17; the committed head gets 16, so losing two is a
+/// regression.
+const MIN_SEED_CORRECT: usize = 15;
 
 /// Macro-F1 the head must reach on the quotations of the project's annotated
 /// articles (the committed head gets 0.747; see the README's quality section).
