@@ -172,7 +172,6 @@ async fn expired_client_deadlines_answer_deadline_exceeded_and_stop_the_work() {
     let statements: Vec<String> = (0..1000)
         .map(|i| format!("Statement {i}: the sides exchanged views on the border question today."))
         .collect();
-    let started = Instant::now();
     let mut calls = Vec::new();
     for _ in 0..4 {
         let mut c = raw.clone();
@@ -191,20 +190,20 @@ async fn expired_client_deadlines_answer_deadline_exceeded_and_stop_the_work() {
             .unwrap();
         common::server::refused(r, tonic::Code::DeadlineExceeded, "grpc-timeout");
     }
-    assert!(started.elapsed() < Duration::from_secs(5));
 
-    // The server is free again soon: 4000 statements would take far longer
-    // than this if the abandoned jobs were still being computed.
+    // The abandoned work was skipped, not computed. Counted rather than
+    // timed: the queue is FIFO, so once a later statement is answered every
+    // abandoned job has been either labeled or dropped, and the batch
+    // histogram's sum says how many statements went through the model.
     let mut client = server.client().await;
-    let quick = Instant::now();
     common::server::answers_one_statement(&mut client).await;
-    assert!(
-        quick.elapsed() < Duration::from_secs(5),
-        "server still busy with abandoned work: {:?}",
-        quick.elapsed()
-    );
     let skipped = server.metric("detente_queue_skipped_jobs_total").await;
     assert!(skipped >= 4.0, "skipped jobs: {skipped}");
+    let computed = server.metric("detente_batch_statements_sum").await;
+    assert!(
+        computed < 2000.0,
+        "{computed} of the 4000 abandoned statements went through the model"
+    );
     let expired = server
         .metric("detente_requests_total{code=\"DEADLINE_EXCEEDED\",rpc=\"ClassifyStatements\"")
         .await;
@@ -246,7 +245,6 @@ async fn the_servers_request_timeout_answers_deadline_exceeded() {
     let statements: Vec<String> = (0..1000)
         .map(|i| format!("Statement {i}: the delegations will meet again next week."))
         .collect();
-    let started = Instant::now();
     let r = client
         .classify_statements(proto::ClassifyStatementsRequest { statements })
         .await;
@@ -255,7 +253,6 @@ async fn the_servers_request_timeout_answers_deadline_exceeded() {
         tonic::Code::DeadlineExceeded,
         "--request-timeout-seconds",
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
 
     // The cap is for unary calls: a stream that runs past it is answered in full.
     let slow = futures::StreamExt::then(tokio_stream::iter(0..5), |i| async move {
@@ -264,10 +261,21 @@ async fn the_servers_request_timeout_answers_deadline_exceeded() {
     });
     let mut stream = client.analyze_articles(slow).await.unwrap().into_inner();
     let mut answered = 0;
+    let mut quotes = 0;
     while let Some(a) = stream.next().await {
-        assert!(a.unwrap().error.is_none());
+        let a = a.unwrap();
+        assert!(a.error.is_none());
         answered += 1;
+        quotes += a.quotes.len();
     }
     assert_eq!(answered, 5);
     settles(&server, IN_FLIGHT, 0.0, Duration::from_secs(5)).await;
+
+    // The timed-out request stopped costing inference: counted, not timed.
+    // The stream's jobs queued behind it, so it has been dealt with by now.
+    let computed = server.metric("detente_batch_statements_sum").await - quotes as f64;
+    assert!(
+        computed < 1000.0,
+        "{computed} of the 1000 timed-out statements went through the model"
+    );
 }
