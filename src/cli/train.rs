@@ -22,7 +22,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Skip fine-tuning the encoder: frozen-encoder heads only, a few minutes
-    /// instead of about 40 on 2 cores.
+    /// instead of about an hour on 2 cores.
     #[arg(long)]
     pub no_finetune: bool,
     /// Skip the lexical model (word unigrams and bigrams) mixed with the head.

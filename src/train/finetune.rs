@@ -54,8 +54,9 @@ const WARMUP: f64 = 0.06;
 
 /// Runs whose updates and heads are averaged into the kept model (a "model
 /// soup"; each run sees the batches in its own order). One run of 3 epochs
-/// over the 11.6k training statements takes ~13 min on 2 cores; whether
-/// more runs pay for their time is not measured, so one is made.
+/// over the 18.9k training statements takes ~50 min on 2 cores (15-17 min an
+/// epoch); whether more runs pay for their time is not measured, so one is
+/// made.
 pub const RUNS: usize = 1;
 
 /// What fine-tuning keeps (the compressed mean update of the runs), and for
